@@ -1,0 +1,1 @@
+"""The specification: the case format, its loader and validator, and the profiles."""
