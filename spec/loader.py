@@ -73,15 +73,23 @@ def _schema_path(err: jsonschema.ValidationError) -> tuple:
     return tuple(err.absolute_path)
 
 
-def _describe(err: jsonschema.ValidationError) -> str:
-    # For anyOf / oneOf failures, the most specific sub-error says the most.
+def _describe(err: jsonschema.ValidationError) -> tuple[str, tuple]:
+    """A readable message and the field path of the most specific schema error."""
     best = jsonschema.exceptions.best_match([err])
+    path = tuple(best.absolute_path)
     msg = best.message
-    if best.validator == "additionalProperties":
-        msg = msg.replace("Additional properties are not allowed", "unknown key(s)")
-    if best.validator in ("anyOf", "oneOf") and best.context:
-        msg = f"{best.instance!r} is not valid here"
-    return msg, tuple(best.absolute_path)
+    if best.validator == "additionalProperties" and isinstance(best.instance, dict):
+        allowed = set(best.schema.get("properties", {}))
+        extra = sorted(str(k) for k in best.instance if k not in allowed)
+        path = path + (extra[0],)
+        msg = f"unknown key {extra[0]!r}; allowed here: {', '.join(sorted(allowed))}"
+    elif best.validator == "required":
+        msg = f"{best.message} (missing)"
+    elif best.validator in ("anyOf", "oneOf"):
+        msg = f"{best.instance!r} is not valid here ({best.schema.get('description', 'see case.schema.json')})"
+    elif best.validator == "enum":
+        msg = f"{best.instance!r} is not one of {', '.join(map(repr, best.validator_value))}"
+    return msg, path
 
 
 class _Ctx:
@@ -154,7 +162,7 @@ def _convert(value: Any, kind: str, fmt_name: str, path: tuple, ctx: _Ctx) -> np
                 raise ctx.error(str(exc), path) from None
             if isinstance(x, float) or x.denominator != 1:
                 raise ctx.error(
-                    f"label {v} is not an integer: labels of a sparse case are integers "
+                    f"label {_show(v)} is not an integer: labels of a sparse case are integers "
                     "(set label_dtype to a float dtype to test how fractional or NaN labels are taken)",
                     path)
             if not -(2**63) <= x < 2**63:
@@ -170,6 +178,13 @@ def _convert(value: Any, kind: str, fmt_name: str, path: tuple, ctx: _Ctx) -> np
             raise ctx.error(str(exc), path) from None
         out[i] = x if isinstance(x, float) else round_fraction(x, fmt)
     return out.reshape(shape)
+
+
+def _show(v: Any) -> str:
+    """A spec number as a person wrote it (Fractions from YAML floats back to decimals)."""
+    if isinstance(v, Fraction):
+        return repr(float(v)) if Fraction(float(v)) == v else str(v)
+    return str(v)
 
 
 def _inputs(raw: Mapping, case: Mapping, path: tuple, ctx: _Ctx) -> Inputs:
