@@ -1,0 +1,47 @@
+"""The wheel: one distinctive namespace, the YAML spec inside as package data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel_names(tmp_path_factory) -> list[str]:
+    out = tmp_path_factory.mktemp("wheel")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        pytest.fail(f"building the wheel failed:\n{proc.stderr[-2000:]}")
+    (wheel,) = out.glob("xentspec-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        return zf.namelist()
+
+
+def test_wheel_has_only_the_xentspec_namespace(wheel_names):
+    top = {name.split("/")[0] for name in wheel_names}
+    top = {t for t in top if not t.endswith(".dist-info")}
+    assert top == {"xentspec"}, f"top-level entries besides xentspec: {sorted(top)}"
+
+
+def test_wheel_ships_the_spec_as_package_data(wheel_names):
+    names = set(wheel_names)
+    assert "xentspec/spec/case.schema.json" in names
+    assert "xentspec/spec/profiles.yaml" in names
+    shipped = {n.rsplit("/", 1)[1] for n in names if n.startswith("xentspec/spec/cases/")}
+    in_tree = {p.name for p in (ROOT / "spec" / "cases").glob("*.yaml")}
+    assert in_tree and shipped == in_tree
+
+
+def test_wheel_has_every_stage_and_the_console_script(wheel_names):
+    for pkg in ("spec", "reference", "adapters", "conformance"):
+        assert f"xentspec/{pkg}/__init__.py" in wheel_names
+    entry_points = next(n for n in wheel_names if n.endswith(".dist-info/entry_points.txt"))
+    assert entry_points
