@@ -1,0 +1,267 @@
+"""The HTML page of a report (report.html): tables plus plots, in one self-contained file.
+
+The page shows the outcome counts per adapter, a pass/fail matrix of cases x
+(adapter, profile), one histogram of the worst ULP error per case for each
+adapter x loss x dtype (bars stacked by outcome, on power-of-two bins, which
+is how ULP errors are read), and the failures with their repro snippets.
+Plots are drawn with matplotlib's object API (no pyplot, so no global state
+or GUI backend) and embedded as base64 PNG ``data:`` URIs.
+
+Without matplotlib (the ``report`` extra) :func:`render_html` returns None
+and no HTML is written: the JSON and Markdown reports carry the same facts.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .markdown import fmt_number, worst_elements
+from .schema import FAILING, OUTCOMES, as_float, summarize
+
+__all__ = ["render_html", "have_matplotlib", "outcome_matrix_png", "ulp_histogram_png", "OUTCOME_COLORS"]
+
+OUTCOME_COLORS: dict[str, str] = {
+    "passed": "#2e9e44", "failed": "#d62728", "skipped": "#c7c7c7", "xfailed": "#f5b041",
+    "xpassed": "#9467bd", "error": "#ff7f0e", "crashed": "#111111", "timeout": "#8c564b",
+}
+"""The colour of each outcome in the plots and tables."""
+
+_MISSING_COLOR = "#ffffff"
+_MAX_POW2 = 16
+
+
+def have_matplotlib() -> bool:
+    """Whether matplotlib can be imported (the plots of the HTML report need it)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _columns(verdicts: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    return sorted({(v["adapter"], v["profile"]) for v in verdicts})
+
+
+def outcome_matrix_png(verdicts: Sequence[Mapping[str, Any]]) -> bytes | None:
+    """A PNG of the outcome of every case (rows) under every (adapter, profile) (columns); None if no verdicts."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    if not verdicts:
+        return None
+    cols = _columns(verdicts)
+    cases = sorted({v["case"] for v in verdicts})
+    code = {o: i + 1 for i, o in enumerate(OUTCOMES)}
+    grid = [[0] * len(cols) for _ in cases]
+    row_of = {c: i for i, c in enumerate(cases)}
+    col_of = {c: j for j, c in enumerate(cols)}
+    for v in verdicts:
+        grid[row_of[v["case"]]][col_of[(v["adapter"], v["profile"])]] = code[v["outcome"]]
+    labelled = len(cases) <= 150
+    row_h = 0.17 if labelled else max(0.02, 25.0 / len(cases))
+    longest = max(len(c) for c in cases) if labelled else 0
+    width = min(4.0 + 0.07 * longest + 0.9 * len(cols), 16.0)
+    height = min(2.2 + row_h * len(cases), 40.0)
+    fig = _figure(width, height)
+    ax = fig.add_subplot()
+    cmap = ListedColormap([_MISSING_COLOR] + [OUTCOME_COLORS[o] for o in OUTCOMES])
+    ax.imshow(grid, cmap=cmap, vmin=0, vmax=len(OUTCOMES), aspect="auto", interpolation="nearest")
+    multi_profile = len({p for _, p in cols}) > 1
+    ax.set_xticks(range(len(cols)), [f"{a}\n{p}" if multi_profile else a for a, p in cols],
+                  rotation=30 if len(cols) > 4 else 0, ha="right" if len(cols) > 4 else "center", fontsize=8)
+    ax.xaxis.tick_top()
+    if labelled:
+        ax.set_yticks(range(len(cases)), cases, fontsize=7)
+    else:
+        ax.set_yticks([])
+        ax.set_ylabel(f"{len(cases)} cases")
+    ax.set_xticks([x - 0.5 for x in range(1, len(cols))], minor=True)
+    ax.grid(which="minor", axis="x", color="white", linewidth=2)
+    ax.tick_params(which="minor", length=0)
+    present = [o for o in OUTCOMES if o in {v["outcome"] for v in verdicts}]
+    handles = [Patch(color=OUTCOME_COLORS[o], label=o) for o in present]
+    if any(0 in row for row in grid):
+        handles.append(Patch(facecolor=_MISSING_COLOR, edgecolor="#999999", label="not run"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), fontsize=8, frameon=False)
+    return _png(fig)
+
+
+def _bins(values: Sequence[float]) -> tuple[list[float], list[str]]:
+    # upper edges: 0, 1/2, 1, 2, 4, ..., then one bin for everything above and non-finite values
+    finite = [x for x in values if math.isfinite(x)]
+    top = max(finite, default=0.0)
+    k = 0
+    while 2.0 ** k < top and k < _MAX_POW2:
+        k += 1
+    edges = [0.0, 0.5] + [2.0 ** i for i in range(0, k + 1)]
+    labels = ["0", "≤½"] + [f"≤{int(2 ** i)}" for i in range(0, k + 1)]
+    over = any(not math.isfinite(x) or x > edges[-1] for x in values)
+    if over:
+        labels.append(f">{int(edges[-1])}" if top > edges[-1] else "∞/nan")
+    return edges, labels
+
+
+def _bin_index(x: float, edges: Sequence[float]) -> int:
+    if not math.isfinite(x):
+        return len(edges)
+    for i, edge in enumerate(edges):
+        if x <= edge:
+            return i
+    return len(edges)
+
+
+def ulp_histogram_png(verdicts: Sequence[Mapping[str, Any]], adapter: str) -> bytes | None:
+    """A PNG of histograms of each case's worst ULP error for one adapter, one panel per loss x dtype.
+
+    Bars are stacked by outcome; verdicts without an error (skipped, crashed,
+    ...) are left out. Returns None when the adapter has no ULP errors.
+    """
+    groups: dict[tuple[str, str], list[tuple[float, str]]] = {}
+    for v in verdicts:
+        if v["adapter"] != adapter:
+            continue
+        u = as_float(v.get("max_ulp_error"))
+        if u is None:
+            continue
+        groups.setdefault((v["loss"], v["dtype"]), []).append((math.inf if u != u else u, v["outcome"]))
+    if not groups:
+        return None
+    ncols = min(3, len(groups))
+    nrows = math.ceil(len(groups) / ncols)
+    fig = _figure(4.2 * ncols, 0.6 + 2.9 * nrows)
+    fig.suptitle(f"{adapter}: worst ULP error per case", fontsize=11)
+    for n, ((loss, dtype), pairs) in enumerate(sorted(groups.items())):
+        ax = fig.add_subplot(nrows, ncols, n + 1)
+        edges, labels = _bins([u for u, _ in pairs])
+        bottoms = [0] * len(labels)
+        for outcome in OUTCOMES:
+            counts = [0] * len(labels)
+            for u, o in pairs:
+                if o == outcome:
+                    counts[_bin_index(u, edges)] += 1
+            if any(counts):
+                ax.bar(range(len(labels)), counts, bottom=bottoms, color=OUTCOME_COLORS[outcome],
+                       label=outcome, width=0.85)
+                bottoms = [b + c for b, c in zip(bottoms, counts)]
+        ax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=45 if len(labels) > 8 else 0)
+        ax.set_title(f"{loss}\n{dtype} ({len(pairs)} case{'s' if len(pairs) != 1 else ''})", fontsize=9)
+        ax.set_xlabel("ULP error", fontsize=8)
+        ax.set_ylabel("cases", fontsize=8)
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.legend(fontsize=7, frameon=False)
+    return _png(fig)
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5em 0;font-size:.9em}td,th{border:1px solid #ddd;padding:.25em .5em;text-align:left}
+td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4}
+.ctx{color:#555}img{max-width:100%;height:auto;display:block;margin:.5em 0}
+pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:.85em}details{margin:.4em 0}
+.o{display:inline-block;padding:0 .4em;border-radius:3px;color:#fff;font-size:.85em}
+"""
+
+
+def _img(png: bytes | None, alt: str) -> str:
+    if png is None:
+        return ""
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _badge(outcome: str) -> str:
+    color = OUTCOME_COLORS.get(outcome, "#777")
+    text = "#222" if outcome in ("skipped", "xfailed") else "#fff"
+    return f'<span class="o" style="background:{color};color:{text}">{html.escape(outcome)}</span>'
+
+
+def _rows(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[int] = frozenset()) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f'<td{" class=n" if i in numeric else ""}>{c}</td>' for i, c in enumerate(r)) + "</tr>"
+        for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _esc(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def render_html(report: Mapping[str, Any]) -> str | None:
+    """The HTML page of a validated report, or None when matplotlib is not installed."""
+    if not have_matplotlib():
+        return None
+    verdicts = report["verdicts"]
+    summary = summarize(verdicts)
+    for name in report["adapters"]:
+        summary.setdefault(name, dict.fromkeys(OUTCOMES, 0))
+    p = report["platform"]
+    ctx = (f"seed {report['seed']} · xentspec {report['xentspec_version']} · Python {p['python']} on "
+           f"{p['system']} {p['machine']} · NumPy {p['numpy']} · {report['created']}")
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             "<title>xentspec conformance report</title>", f"<style>{_CSS}</style></head><body>",
+             "<h1>xentspec conformance report</h1>", f'<p class="ctx">{_esc(ctx)}</p>',
+             f'<p class="ctx">command: <code>{_esc(report["run"]["command"])}</code></p>', "<h2>Summary</h2>"]
+    rows = []
+    for name in sorted(summary):
+        info = report["adapters"].get(name, {})
+        fw = ", ".join(f"{k} {v}" for k, v in sorted((info.get("frameworks") or {}).items()))
+        rows.append([_esc(name), _esc(info.get("wraps", "")), _esc(info.get("version", "")),
+                     _esc(info.get("profile", "")), _esc(fw), *(summary[name][o] for o in OUTCOMES)])
+    parts.append(_rows(["adapter", "wraps", "version", "profile", "frameworks", *OUTCOMES], rows,
+                       numeric=set(range(5, 5 + len(OUTCOMES)))))
+
+    parts.append("<h2>Outcomes: cases × adapters</h2>")
+    parts.append(_img(outcome_matrix_png(verdicts), "outcome of every case under every adapter") or
+                 "<p>No verdicts.</p>")
+
+    parts.append("<h2>ULP errors</h2>")
+    any_hist = False
+    for name in sorted(summary):
+        img = _img(ulp_histogram_png(verdicts, name), f"histograms of the ULP errors of {name}")
+        if img:
+            any_hist = True
+            parts.append(f"<h3>{_esc(name)}</h3>{img}")
+    if not any_hist:
+        parts.append("<p>No ULP errors were measured.</p>")
+
+    failing = [v for v in verdicts if v["outcome"] in FAILING]
+    parts.append(f"<h2>Failures ({len(failing)})</h2>")
+    for v in failing:
+        title = f"{_badge(v['outcome'])} <code>{_esc(v['adapter'])}</code> · <code>{_esc(v['case'])}</code> · " \
+                f"{_esc(v['profile'])} · max ULP error {_esc(fmt_number(v.get('max_ulp_error'), digits=4))}"
+        body = []
+        if v.get("message"):
+            body.append(f"<pre>{_esc(v['message'])}</pre>")
+        elements = worst_elements(v)
+        if elements:
+            body.append(_rows(["index", "got", "truth", "exact", "ULP error", "budget", "margin"],
+                              [[_esc(list(e["index"])), _esc(fmt_number(e["got"])), _esc(fmt_number(e["truth"])),
+                                _esc(e["exact"]), _esc(fmt_number(e["ulp_error"], digits=4)),
+                                _esc(fmt_number(e["budget_ulps"], digits=4)), _esc(fmt_number(e["margin"], digits=4))]
+                               for e in elements], numeric={1, 2, 3, 4, 5, 6}))
+        if v.get("repro"):
+            body.append(f"<pre><code>{_esc(v['repro'])}</code></pre>")
+        parts.append(f"<details><summary>{title}</summary>{''.join(body)}</details>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
