@@ -1,0 +1,206 @@
+"""The three Keras 3 loss functions (per-element losses, no reduction), profile-aware.
+
+Each public function has Keras 3's signature plus a keyword-only ``profile``;
+the profile's choices (not its name) decide the semantics. Internally each
+loss has a ``*_core`` twin returning float64 values, the ignore mask and the
+storage dtype, which the Loss and Metric classes build on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from xentspec.spec.profiles import Profile
+
+from . import precision as P
+from .binary import binary_loss
+from .prob_xent import dense_prob_loss, sparse_prob_loss
+from .softmax_xent import dense_logits_loss, sparse_logits_loss
+from .validate import check_same_shape, normalize_axis, resolve_profile, sparse_labels
+
+__all__ = [
+    "sparse_categorical_crossentropy",
+    "categorical_crossentropy",
+    "binary_crossentropy",
+    "CoreResult",
+    "scce_core",
+    "cce_core",
+    "bce_core",
+]
+
+
+class CoreResult(NamedTuple):
+    """Per-element losses in float64, the valid mask (ignore_class) or None, the storage dtype name."""
+
+    values: np.ndarray
+    mask: np.ndarray | None
+    dtype: str
+    ml_dtypes: bool
+
+
+def _prepare_pred(y_pred: Any, dtype: str | None) -> tuple[np.ndarray, str, bool]:
+    """y_pred as an array in a kernel-readable dtype, its storage dtype name, ml_dtypes flag.
+
+    float16/float32/float64 data is used in place (blocks convert float16 to
+    float32 as they go); other data is converted once.
+    """
+    a = np.asarray(y_pred)
+    name = P.dtype_name(a)
+    is_ml = name == "bfloat16"
+    if dtype is None:
+        dtype = name
+    dtype = P.dtype_name(dtype)
+    if dtype == name and a.dtype in (np.float16, np.float32, np.float64):
+        return a, dtype, is_ml
+    return P.cast_to(a, dtype), dtype, is_ml
+
+
+def _rows(a: np.ndarray, axis: int) -> np.ndarray:
+    """2-D (rows, classes) view of ``a`` with ``axis`` as the columns (a copy if axis is not last)."""
+    k = a.shape[axis]
+    if axis != a.ndim - 1:
+        a = np.ascontiguousarray(np.moveaxis(a, axis, -1))
+    return a.reshape(-1, k)
+
+
+def _targets(y_true: Any, name: str) -> np.ndarray:
+    """Dense targets cast to y_pred's dtype (Keras: ``cast(y_true, y_pred.dtype)``)."""
+    t = np.asarray(y_true)
+    if t.dtype == P.compute_dtype(name) and name in ("float32", "float64"):
+        return t
+    return P.cast_to(t, name)
+
+
+def scce_core(y_true: Any, y_pred: Any, from_logits: bool = False, ignore_class: int | None = None,
+              axis: int = -1, *, profile: str | Profile = "keras3", dtype: str | None = None) -> CoreResult:
+    """Sparse categorical cross-entropy per element (float64 values) plus its ignore mask."""
+    prof = resolve_profile(profile)
+    yp, name, is_ml = _prepare_pred(y_pred, dtype)
+    ax = normalize_axis(axis, yp.ndim)
+    if prof.scce_axis == "last_only" and ax != yp.ndim - 1:
+        raise ValueError(f"axis: profile {prof.name!r} supports only the last axis (-1), got {axis}")
+    yt = np.asarray(y_true)
+    if yt.ndim == yp.ndim and yt.shape[ax] == 1:
+        yt = np.squeeze(yt, axis=ax)
+    expected = yp.shape[:ax] + yp.shape[ax + 1:]
+    if yt.shape != expected:
+        raise ValueError(f"y_true.shape={yt.shape} is incompatible with y_pred.shape={yp.shape} "
+                         f"(expected labels of shape {expected} for class axis {axis})")
+    classes = yp.shape[ax]
+    if classes == 0:
+        raise ValueError(f"y_pred: the class axis has size 0 (y_pred.shape={yp.shape})")
+    valid = None
+    if ignore_class is not None:
+        if not prof.ignore_class:
+            raise ValueError(f"ignore_class: not supported by profile {prof.name!r}")
+        valid = yt.astype(np.float64) != float(ignore_class)
+    labels, zeroed = sparse_labels(yt, classes, valid, prof.out_of_range_label)
+    x2 = _rows(yp, ax)
+    flat = labels.reshape(-1)
+    if from_logits:
+        vals = sparse_logits_loss(x2, flat, P.compute_dtype(name))
+    else:
+        lo, hi = P.clip_bounds(prof.epsilon, name)
+        vals = sparse_prob_loss(x2, flat, lo, hi, prof.scce_probabilities)
+    vals = vals.reshape(expected)
+    drop = zeroed if valid is None else (zeroed | ~valid)
+    if drop.any():
+        vals = np.where(drop, 0.0, vals)
+    return CoreResult(vals, valid, name, is_ml)
+
+
+def _smoothing_classes(prof: Profile, yt: np.ndarray, yp: np.ndarray, ax: int) -> int:
+    choice = prof.cce_smoothing_classes
+    if choice == "y_pred_axis":
+        return yp.shape[ax]
+    if choice == "y_true_last":
+        return yt.shape[-1]
+    if choice == "y_true_axis":
+        return yt.shape[ax]
+    raise ValueError(f"cce_smoothing_classes: unknown choice {choice!r}")
+
+
+def cce_core(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothing: float = 0.0,
+             axis: int = -1, *, profile: str | Profile = "keras3", dtype: str | None = None) -> CoreResult:
+    """Categorical cross-entropy per element (float64 values)."""
+    prof = resolve_profile(profile)
+    yp, name, is_ml = _prepare_pred(y_pred, dtype)
+    ax = normalize_axis(axis, yp.ndim)
+    yt = _targets(y_true, name)
+    check_same_shape(yt, yp)
+    ls = _check_smoothing(label_smoothing)
+    classes = _smoothing_classes(prof, yt, yp, ax) if ls else 1
+    x2, t2 = _rows(yp, ax), _rows(yt, ax)
+    if yp.shape[ax] == 0:
+        raise ValueError(f"y_pred: the class axis has size 0 (y_pred.shape={yp.shape})")
+    if from_logits:
+        vals = dense_logits_loss(x2, t2, P.compute_dtype(name), ls, classes)
+    else:
+        lo, hi = P.clip_bounds(prof.epsilon, name)
+        vals = dense_prob_loss(x2, t2, lo, hi, ls, classes)
+    return CoreResult(vals.reshape(yp.shape[:ax] + yp.shape[ax + 1:]), None, name, is_ml)
+
+
+def bce_core(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothing: float = 0.0,
+             axis: int = -1, *, profile: str | Profile = "keras3", dtype: str | None = None) -> CoreResult:
+    """Binary cross-entropy averaged over ``axis`` (float64 values)."""
+    prof = resolve_profile(profile)
+    yp, name, is_ml = _prepare_pred(y_pred, dtype)
+    ax = normalize_axis(axis, yp.ndim)
+    yt = _targets(y_true, name)
+    check_same_shape(yt, yp)
+    ls = _check_smoothing(label_smoothing)
+    lo, hi = P.clip_bounds(prof.epsilon, name)
+    vals = binary_loss(_rows(yp, ax), _rows(yt, ax), bool(from_logits), lo, hi,
+                       prof.bce_probabilities, prof.bce_logits, ls)
+    return CoreResult(vals.reshape(yp.shape[:ax] + yp.shape[ax + 1:]), None, name, is_ml)
+
+
+def _check_smoothing(label_smoothing: Any) -> float:
+    try:
+        ls = float(label_smoothing)
+    except (TypeError, ValueError):
+        raise ValueError(f"label_smoothing: expected a number, got {label_smoothing!r}") from None
+    if not 0.0 <= ls <= 1.0:
+        raise ValueError(f"label_smoothing: expected a value in [0, 1], got {label_smoothing!r}")
+    return ls
+
+
+def _finish(res: CoreResult) -> np.ndarray:
+    return P.storage_result(res.values, res.dtype, res.ml_dtypes)
+
+
+def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
+                                    ignore_class: int | None = None, axis: int = -1, *,
+                                    profile: str | Profile = "keras3") -> np.ndarray:
+    """Per-element sparse categorical cross-entropy, as ``keras.losses.sparse_categorical_crossentropy``.
+
+    ``y_true`` holds class indices (shape of ``y_pred`` without ``axis``, or
+    with a size-1 ``axis``); ignored entries (``ignore_class``) get exactly 0.
+    Returns an array of y_pred's dtype (float32 for integer input).
+    """
+    return _finish(scce_core(y_true, y_pred, from_logits, ignore_class, axis, profile=profile))
+
+
+def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
+                             label_smoothing: float = 0.0, axis: int = -1, *,
+                             profile: str | Profile = "keras3") -> np.ndarray:
+    """Per-element categorical cross-entropy, as ``keras.losses.categorical_crossentropy``.
+
+    Soft targets are used as given; label smoothing mixes in ls/K with K per the
+    profile's ``cce_smoothing_classes``. Returns y_pred's dtype.
+    """
+    return _finish(cce_core(y_true, y_pred, from_logits, label_smoothing, axis, profile=profile))
+
+
+def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
+                        label_smoothing: float = 0.0, axis: int = -1, *,
+                        profile: str | Profile = "keras3") -> np.ndarray:
+    """Binary cross-entropy averaged over ``axis``, as ``keras.losses.binary_crossentropy``.
+
+    The ``axis`` dimension is averaged away (rank-1 inputs give a scalar).
+    Returns y_pred's dtype.
+    """
+    return _finish(bce_core(y_true, y_pred, from_logits, label_smoothing, axis, profile=profile))

@@ -1,0 +1,141 @@
+"""Loss classes with Keras 3 constructors, ``__call__`` and config round trips.
+
+``__call__`` follows Keras 3's ``Loss.__call__``: convert y_pred (and, under
+``label_cast: loss_dtype``, y_true) to the loss dtype, rank-align y_true with
+y_pred, compute the per-element loss and its ignore mask, then run the
+reduction pipeline of :mod:`.reductions`. The result has the loss dtype
+(float32 by default, whatever y_pred's dtype was).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from xentspec.spec.profiles import Profile
+
+from . import precision as P
+from .functions import CoreResult, bce_core, cce_core, scce_core
+from .reductions import reduce_weighted_values, squeeze_or_expand_to_same_rank, standardize_reduction
+from .validate import resolve_profile
+
+__all__ = ["Loss", "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy"]
+
+
+class Loss:
+    """Shared machinery of the three loss classes (not used directly)."""
+
+    _default_name = "loss"
+    _core: Callable[..., CoreResult]
+
+    def __init__(self, reduction: str | None = "default", name: str | None = None,
+                 dtype: str | None = None, *, profile: str | Profile = "keras3") -> None:
+        self.profile = resolve_profile(profile)
+        if reduction == "default":
+            reduction = self.profile.default_reduction
+        self.reduction = standardize_reduction(reduction, self.profile)
+        if reduction is None:
+            self.reduction = None  # keep Keras' spelling in get_config
+        self.name = name or self._default_name
+        self.dtype = P.dtype_name(dtype if dtype is not None else self.profile.loss_dtype)
+
+    def _kwargs(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _convert(self, y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+        yp = P.cast_to(y_pred, self.dtype)
+        if self.profile.label_cast == "loss_dtype":
+            yt = P.cast_to(y_true, self.dtype)
+        else:
+            yt = np.asarray(y_true)
+        return yt, yp
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> np.ndarray:
+        """The reduced loss (an array of the loss dtype; per-element for reduction none)."""
+        yt, yp = self._convert(y_true, y_pred)
+        yt, yp = self._align(yt, yp)
+        res = type(self)._core(yt, yp, profile=self.profile, dtype=self.dtype, **self._kwargs())
+        sw = None
+        if sample_weight is not None:
+            sw = P.cast_to(sample_weight, self.dtype).astype(np.float64)
+        red = "none" if self.reduction is None else self.reduction
+        out = reduce_weighted_values(res.values, sw, res.mask, red, self.profile)
+        return P.storage_result(out, self.dtype)
+
+    def _align(self, yt: np.ndarray, yp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # LossFunctionWrapper.call: squeeze_or_expand_to_same_rank(y_true, y_pred)
+        return squeeze_or_expand_to_same_rank(yt, yp)
+
+    def get_config(self) -> dict[str, Any]:
+        """Keras' config keys; ``profile`` is added only when it is not keras3."""
+        cfg: dict[str, Any] = {"name": self.name, "reduction": self.reduction, "dtype": self.dtype}
+        cfg.update(self._kwargs())
+        if self.profile.name != "keras3":
+            cfg["profile"] = self.profile.name
+        return cfg
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Loss":
+        """Rebuild a loss from ``get_config()`` output."""
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Keras 3 ``SparseCategoricalCrossentropy``: integer labels, ignore_class masked out of the mean."""
+
+    _default_name = "sparse_categorical_crossentropy"
+    _core = staticmethod(scce_core)
+
+    def __init__(self, from_logits: bool = False, ignore_class: int | None = None,
+                 reduction: str | None = "default", axis: int = -1, name: str | None = None,
+                 dtype: str | None = None, *, profile: str | Profile = "keras3") -> None:
+        super().__init__(reduction, name, dtype, profile=profile)
+        if ignore_class is not None and not self.profile.ignore_class:
+            raise ValueError(f"ignore_class: not supported by profile {self.profile.name!r}")
+        self.from_logits = bool(from_logits)
+        self.ignore_class = ignore_class
+        self.axis = axis
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {"from_logits": self.from_logits, "ignore_class": self.ignore_class, "axis": self.axis}
+
+
+class CategoricalCrossentropy(Loss):
+    """Keras 3 ``CategoricalCrossentropy``: one-hot or soft targets, optional label smoothing."""
+
+    _default_name = "categorical_crossentropy"
+    _core = staticmethod(cce_core)
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction: str | None = "default", name: str | None = None,
+                 dtype: str | None = None, *, profile: str | Profile = "keras3") -> None:
+        super().__init__(reduction, name, dtype, profile=profile)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = float(label_smoothing)
+        self.axis = axis
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class BinaryCrossentropy(Loss):
+    """Keras 3 ``BinaryCrossentropy``: per-element BCE averaged over ``axis``, then reduced."""
+
+    _default_name = "binary_crossentropy"
+    _core = staticmethod(bce_core)
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction: str | None = "default", name: str | None = None,
+                 dtype: str | None = None, *, profile: str | Profile = "keras3") -> None:
+        super().__init__(reduction, name, dtype, profile=profile)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = float(label_smoothing)
+        self.axis = axis
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "axis": self.axis}
