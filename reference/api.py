@@ -1,0 +1,222 @@
+"""``truth(case, profile)``: the certified exact and correctly rounded outputs of a case.
+
+This module only orchestrates: the profile's argument checks, the loss
+function / loss class / metric semantics, the Ziv loop, the optional float64
+fast path, and the on-disk cache.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from xentspec.spec.case import Case, Inputs
+from xentspec.spec.floats import get_format, round_fraction, to_hex
+from xentspec.spec.loader import compute_dtype
+from xentspec.spec.profiles import get_profile
+
+from . import cache as _cache
+from .certify import Certified, certify_all
+from .engine import ENGINES
+from .metric import metric_results
+from .reductions import reduce_loss, resolve_reduction
+from .semantics import RefError, check_arguments, clip_bounds, loss_function
+
+__all__ = ["Truth", "truth", "REFERENCE_VERSION", "FAST_MIN_ELEMENTS", "DIGITS_MAX_ELEMENTS"]
+
+REFERENCE_VERSION = "1.0.0"
+FAST_MIN_ELEMENTS = 4096      # float32 cases with at least this many y_pred entries may take the fast path
+DIGITS_MAX_ELEMENTS = 20000   # above this many loss elements, exact strings carry the certified digits only
+
+
+def _nested(a: np.ndarray, f: Any) -> Any:
+    if a.ndim == 0:
+        return f(a[()])
+    return [_nested(x, f) for x in a]
+
+
+def _json_float(x: float) -> Any:
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The reference result of one case under one profile.
+
+    ``value`` holds the correctly rounded ``dtype`` values (float64 array),
+    ``exact`` their exact decimal strings, ``scale`` the conditioning
+    magnitudes; all three are None when the profile raises (``error``) or a
+    config case has no inputs.
+    """
+
+    case_id: str
+    profile: str
+    dtype: str
+    error: str | None
+    value: np.ndarray | None
+    exact: np.ndarray | None
+    scale: np.ndarray | None
+
+    def hex(self) -> Any:
+        """The values as (nested lists of) hex-float strings; None without a value."""
+        if self.value is None:
+            return None
+        return _nested(self.value, lambda v: to_hex(float(v)))
+
+    def to_json(self) -> dict:
+        """Plain JSON data: id, profile, dtype, value, hex, exact, error, scale."""
+        if self.value is None:
+            value = exact = scale = None
+        else:
+            value = _nested(self.value, _json_float)
+            exact = _nested(self.exact, str)
+            scale = _nested(self.scale, _json_float)
+        return {"id": self.case_id, "profile": self.profile, "dtype": self.dtype, "value": value,
+                "hex": self.hex(), "exact": exact, "error": self.error, "scale": scale}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Truth":
+        """Rebuild a Truth from :meth:`to_json` output (used by the cache)."""
+        if data["value"] is None:
+            v = e = s = None
+        else:
+            v = np.array(_unjson(data["hex"], lambda h: float.fromhex(h) if h not in ("nan", "inf", "-inf")
+                                 else float(h)), dtype=np.float64)
+            e = np.array(_unjson(data["exact"], str), dtype=object)
+            s = np.array(_unjson(data["scale"], float), dtype=np.float64)
+            if v.shape != e.shape or v.shape != s.shape:
+                raise ValueError("inconsistent cached shapes")
+        return cls(data["id"], data["profile"], data["dtype"], data["error"], v, e, s)
+
+
+def _unjson(x: Any, f: Any) -> Any:
+    if isinstance(x, list):
+        return [_unjson(y, f) for y in x]
+    return f(x)
+
+
+def _round_array(a: np.ndarray, dtype: str) -> np.ndarray:
+    """Convert exact values to ``dtype`` as Keras's convert_to_tensor does (one rounding)."""
+    if a.dtype.kind != "f" or dtype == "float64":
+        return a
+    fmt = get_format(dtype)
+    out = np.empty_like(a)
+    for idx, v in np.ndenumerate(a):
+        v = float(v)
+        out[idx] = v if not math.isfinite(v) else round_fraction(Fraction(v), fmt)
+    return out
+
+
+def _class_inputs(inp: Inputs, dtype: str, case: Case) -> Inputs:
+    """The arrays as a loss/metric class sees them after converting to its dtype.
+
+    Sparse labels are left alone here: the profile's ``label_cast`` decides.
+    """
+    yt = inp.y_true if case.sparse else _round_array(inp.y_true, dtype)
+    return Inputs(y_true=yt, y_pred=_round_array(inp.y_pred, dtype), sample_weight=inp.sample_weight)
+
+
+def _elements(case: Case, profile_name: str, dtype: str) -> np.ndarray | None:
+    """The exact outputs of the case (object array of Elem), or None for an input-less config."""
+    prof = get_profile(profile_name)
+    form = case.form
+    if form == "config":
+        if case.inputs is None:
+            return None
+        form = "loss"
+    check_arguments(case, prof, form)
+    if form == "function":
+        values, _ = loss_function(case, case.inputs, prof, dtype, cast_labels=False)
+        return values
+    if form == "loss":
+        reduction = resolve_reduction(case, prof)
+        inp = _class_inputs(case.inputs, dtype, case)
+        values, mask = loss_function(case, inp, prof, dtype, cast_labels=True)
+        return reduce_loss(values, mask, inp.sample_weight, reduction, prof, clip_bounds(dtype, prof).eps)
+    if form == "metric":
+        steps = []
+        for s in case.steps:
+            if s.inputs is not None:
+                s = type(s)(kind=s.kind, inputs=_class_inputs(s.inputs, dtype, case), documented=s.documented)
+            steps.append(s)
+        mcase = _with_steps(case, tuple(steps))
+        return np.array(metric_results(mcase, prof, dtype) + [None], dtype=object)[:-1]
+    raise ValueError(f"unknown form {case.form!r}")
+
+
+def _with_steps(case: Case, steps: tuple) -> Case:
+    from dataclasses import replace
+    return replace(case, steps=steps)
+
+
+def _input_size(case: Case) -> int:
+    if case.inputs is not None:
+        return int(case.inputs.y_pred.size)
+    return sum(int(s.inputs.y_pred.size) for s in case.steps or () if s.inputs is not None)
+
+
+def truth(case: Case, profile: str = "keras3", *, engine: str = "mpmath", cache: bool = True,
+          fast: bool = True) -> Truth:
+    """The certified reference result of ``case`` under ``profile``.
+
+    ``engine`` picks the numerics ("mpmath" or "arb"); ``cache`` reads and
+    writes the on-disk cache; ``fast`` lets large float32 cases take the
+    float64 pre-filter (rows it cannot certify go to the engine).
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+    prof = get_profile(profile)
+    dtype = compute_dtype(case, profile)
+    use_fast = fast and dtype == "float32" and _input_size(case) >= FAST_MIN_ELEMENTS
+    key = None
+    if cache:
+        key = _cache.case_key(case, prof, engine, REFERENCE_VERSION, extra=f"fast={use_fast}")
+        hit = _cache.load(key)
+        if hit is not None:
+            try:
+                return Truth.from_json(hit["truth"])
+            except (KeyError, TypeError, ValueError):
+                pass
+    result = _compute(case, profile, dtype, engine, use_fast)
+    if cache and key is not None:
+        _cache.store(key, {"truth": result.to_json()})
+    return result
+
+
+def _compute(case: Case, profile: str, dtype: str, engine: str, use_fast: bool) -> Truth:
+    fmt = get_format(dtype)
+    if use_fast:
+        from .fastpath import fast_truth
+
+        got = fast_truth(case, profile, dtype, engine)
+        if got is not None:
+            value, exact, scale = got
+            return Truth(case.id, profile, dtype, None, value, exact, scale)
+    try:
+        elems = _elements(case, profile, dtype)
+    except RefError as err:
+        return Truth(case.id, profile, dtype, err.category, None, None, None)
+    if elems is None:
+        return Truth(case.id, profile, dtype, None, None, None, None)
+    flat = list(elems.reshape(-1))
+    many = len(flat) > DIGITS_MAX_ELEMENTS or _input_size(case) > 50 * DIGITS_MAX_ELEMENTS
+    certified = certify_all(flat, fmt, engine, want_digits=not many)
+    return _pack(case.id, profile, dtype, elems.shape, certified)
+
+
+def _pack(cid: str, profile: str, dtype: str, shape: tuple, certified: list[Certified]) -> Truth:
+    value = np.array([c.value for c in certified], dtype=np.float64).reshape(shape)
+    exact = np.empty(len(certified), dtype=object)
+    for i, c in enumerate(certified):
+        exact[i] = c.exact
+    scale = np.array([c.scale for c in certified], dtype=np.float64).reshape(shape)
+    return Truth(cid, profile, dtype, None, value, exact.reshape(shape), scale)
