@@ -103,14 +103,16 @@ def _with_newline(chunks: Iterable[str]) -> Iterable[str]:
     yield "\n"
 
 
-def write_reports(report: Mapping[str, Any], outdir: str | os.PathLike[str]) -> dict[str, Path | None]:
+def write_reports(report: Mapping[str, Any], outdir: str | os.PathLike[str], *,
+                  html: bool = True) -> dict[str, Path | None]:
     """Write a run's reports into ``outdir``: report.json, report.md and, with matplotlib, report.html.
 
     The report is normalized (numpy numbers, non-finite floats, verdict
     order) and validated first: an invalid report raises ReportError and
     writes nothing. Each file is written atomically. Without matplotlib no
     HTML is written (a stale report.html is removed), a one-line note goes
-    to stderr once per process, and the "html" entry is None.
+    to stderr once per process, and the "html" entry is None; ``html=False``
+    skips the page (and its plotting time) without a note.
     """
     from .htmlpage import render_html
     from .markdown import render_markdown
@@ -122,14 +124,14 @@ def write_reports(report: Mapping[str, Any], outdir: str | os.PathLike[str]) -> 
     paths: dict[str, Path | None] = {}
     paths["json"] = write_report_json(data, outdir / "report.json")
     paths["markdown"] = atomic_write(outdir / "report.md", render_markdown(data))
-    html = render_html(data)
-    if html is None:
+    page = render_html(data) if html else None
+    if page is None:
         (outdir / "report.html").unlink(missing_ok=True)
-        if not _warned_no_html:
+        if html and not _warned_no_html:
             _warned_no_html = True
             print("xentspec: no HTML report: matplotlib is not installed (pip install 'xentspec[report]')",
                   file=sys.stderr)
         paths["html"] = None
     else:
-        paths["html"] = atomic_write(outdir / "report.html", html)
+        paths["html"] = atomic_write(outdir / "report.html", page)
     return paths
