@@ -131,25 +131,34 @@ def ulp_histogram_png(verdicts: Sequence[Mapping[str, Any]], adapter: str) -> by
     """A PNG of histograms of each case's worst ULP error for one adapter, one panel per loss x dtype.
 
     Bars are stacked by outcome; verdicts without an error (skipped, crashed,
-    ...) are left out. Returns None when the adapter has no ULP errors.
+    ...) are left out. A dashed line marks the budget when a panel has one. Returns None when the adapter has no ULP errors.
     """
+    from matplotlib.patches import Patch
+
     groups: dict[tuple[str, str], list[tuple[float, str]]] = {}
+    budgets: dict[tuple[str, str], set[float]] = {}
     for v in verdicts:
         if v["adapter"] != adapter:
             continue
         u = as_float(v.get("max_ulp_error"))
         if u is None:
             continue
-        groups.setdefault((v["loss"], v["dtype"]), []).append((math.inf if u != u else u, v["outcome"]))
+        key = (v["loss"], v["dtype"])
+        groups.setdefault(key, []).append((math.inf if u != u else u, v["outcome"]))
+        for e in v.get("elements") or ():
+            b = as_float(e.get("budget_ulps"))
+            if b is not None and math.isfinite(b):
+                budgets.setdefault(key, set()).add(b)
     if not groups:
         return None
+    # one set of bins for the whole figure, so that panels compare at a glance
+    edges, labels = _bins([u for pairs in groups.values() for u, _ in pairs])
     ncols = min(3, len(groups))
     nrows = math.ceil(len(groups) / ncols)
     fig = _figure(4.2 * ncols, 0.6 + 2.9 * nrows)
     fig.suptitle(f"{adapter}: worst ULP error per case", fontsize=11)
     for n, ((loss, dtype), pairs) in enumerate(sorted(groups.items())):
         ax = fig.add_subplot(nrows, ncols, n + 1)
-        edges, labels = _bins([u for u, _ in pairs])
         bottoms = [0] * len(labels)
         for outcome in OUTCOMES:
             counts = [0] * len(labels)
@@ -160,14 +169,24 @@ def ulp_histogram_png(verdicts: Sequence[Mapping[str, Any]], adapter: str) -> by
                 ax.bar(range(len(labels)), counts, bottom=bottoms, color=OUTCOME_COLORS[outcome],
                        label=outcome, width=0.85)
                 bottoms = [b + c for b, c in zip(bottoms, counts)]
-        ax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=45 if len(labels) > 8 else 0)
+        budget = budgets.get((loss, dtype), set())
+        if len(budget) == 1:
+            (b,) = budget
+            x = _bin_index(b, edges) + 0.5
+            ax.axvline(x, color="#555555", linestyle="--", linewidth=1)
+            ax.text(x, 0.98, f"budget {b:g} ", transform=ax.get_xaxis_transform(), fontsize=7,
+                    va="top", ha="right", color="#555555")
+        ax.margins(y=0.15)  # room for the budget label above the tallest bar
+        ax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=45 if len(labels) > 12 else 0)
         ax.set_title(f"{loss}\n{dtype} ({len(pairs)} case{'s' if len(pairs) != 1 else ''})", fontsize=9)
         ax.set_xlabel("ULP error", fontsize=8)
         ax.set_ylabel("cases", fontsize=8)
         ax.yaxis.get_major_locator().set_params(integer=True)
         ax.tick_params(axis="y", labelsize=7)
         ax.spines[["top", "right"]].set_visible(False)
-        ax.legend(fontsize=7, frameon=False)
+    present = [o for o in OUTCOMES if any(o == out for pairs in groups.values() for _, out in pairs)]
+    handles = [Patch(color=OUTCOME_COLORS[o], label=o) for o in present]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
     return _png(fig)
 
 
