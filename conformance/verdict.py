@@ -1,0 +1,264 @@
+"""The verdict on one case x adapter: the adapter's outcome judged against the reference's truth.
+
+A verdict is a plain dict in the shape of the report's ``verdicts`` entries
+(schema ``xentspec-report/1``), so it crosses pytest-xdist's wire unchanged.
+What is judged, in order:
+
+1. An expected error (``truth.error``) must be raised with that category
+   (:func:`xentspec.adapters.classify_exception` maps exceptions to categories).
+2. A crash or a timeout of the adapter fails the case.
+3. The result's shape must be the truth's (``()`` reduced, the profile's
+   unreduced shape otherwise; one scalar per ``result`` step for metrics).
+4. The result's dtype must be the output dtype (a float32 case returns float32).
+5. Each element: an expected NaN must be NaN, an infinity must be the same
+   infinity, and a finite value must be within the error budget, in ulps of
+   the correctly rounded truth (:mod:`xentspec.conformance.budget`).
+6. ``config`` cases: ``get_config()`` holds the case's ``config`` entries and
+   survives ``from_config`` unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal, localcontext
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from xentspec.spec.floats import get_format, ulp
+
+from .budget import budget_rule, element_budget
+from .isolation import Outcome
+
+__all__ = ["judge", "skeleton", "MAX_ELEMENTS", "json_number"]
+
+MAX_ELEMENTS = 64  # elements kept per verdict (the worst ones) when an output is larger
+
+
+def json_number(x: float) -> float | str:
+    """A float for JSON: NaN and infinities as the strings "nan", "inf", "-inf"."""
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return float(x)
+
+
+def skeleton(case: Any, adapter: str, profile: str, output_dtype: str | None) -> dict[str, Any]:
+    """A verdict with the case's description filled in and no judgement yet."""
+    return {
+        "case": case.id, "adapter": adapter, "profile": profile, "loss": case.loss, "form": case.form,
+        "dtype": case.dtype, "output_dtype": output_dtype, "tags": list(case.tags), "outcome": "error",
+        "reason": None, "expected_error": None, "got_error": None, "message": None,
+        "shape": {"expected": None, "got": None}, "result_dtype": {"expected": output_dtype, "got": None},
+        "elements": [], "max_ulp_error": None, "min_margin": None, "budget_source": "default",
+        "repro": None, "duration": 0.0,
+    }
+
+
+def _got_dtype(arr: np.ndarray, declared: str | None) -> str:
+    return declared or str(arr.dtype)
+
+
+def _is_bfloat16_valued(a: np.ndarray) -> bool:
+    f = np.asarray(a, dtype=np.float32).reshape(-1)
+    finite = f[np.isfinite(f)]
+    return bool(np.all((finite.view(np.uint32) & np.uint32(0xFFFF)) == 0))
+
+
+def _compare(got: np.ndarray, truth: Any, values: np.ndarray, exact: np.ndarray, scale: np.ndarray,
+             dtype: str, rule: Any, override: float | None) -> tuple[list[dict], list[str]]:
+    """Per-element records and the failure messages of the elements outside their budget."""
+    fmt = get_format(dtype)
+    g = np.asarray(got, dtype=np.float64).reshape(-1)
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    ex = np.asarray(exact, dtype=object).reshape(-1)
+    sc = np.asarray(scale, dtype=np.float64).reshape(-1) if scale is not None else np.zeros_like(v)
+    shape = np.shape(values)
+    records, problems = [], []
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for i in range(v.size):
+            idx = [int(j) for j in np.unravel_index(i, shape)] if shape else []
+            gi, vi, ei, si = float(g[i]), float(v[i]), str(ex[i]), float(sc[i])
+            rec = {"index": idx, "got": json_number(gi), "truth": json_number(vi), "exact": ei,
+                   "ulp_error": None, "rel_error": None, "budget_ulps": None, "margin": None}
+            bad = None
+            if ei == "nan" or math.isnan(vi):
+                if not math.isnan(gi):
+                    bad = f"expected NaN, got {gi!r}"
+            elif ei in ("inf", "-inf") or math.isinf(vi):
+                if gi != vi:
+                    bad = f"expected {json_number(vi)}, got {gi!r}"
+            elif not math.isfinite(gi):
+                bad = f"expected {vi!r} (exact {ei}), got {json_number(gi)}"
+            else:
+                err = abs(Decimal(gi) - Decimal(ei))
+                ulp_err = float(err / Decimal(ulp(vi, fmt)))
+                exd = Decimal(ei)
+                budget = override if override is not None else element_budget(rule, vi, si, dtype)
+                rec.update(ulp_error=ulp_err, rel_error=float(err / abs(exd)) if exd != 0 else None,
+                           budget_ulps=float(budget), margin=float(budget) - ulp_err)
+                if ulp_err > budget:
+                    bad = (f"got {gi!r}, truth {vi!r} (exact {ei[:24]}): {ulp_err:.3g} ulp > budget "
+                           f"{budget:.3g} ulp")
+            if bad:
+                rec["margin"] = rec["margin"] if rec["margin"] is not None else None
+                problems.append(f"element {idx}: {bad}")
+                rec["failed"] = True
+            records.append(rec)
+    return records, problems
+
+
+def _cap(records: list[dict]) -> list[dict]:
+    if len(records) <= MAX_ELEMENTS:
+        return records
+
+    def key(r: dict) -> tuple:
+        return (0 if r.get("failed") else 1, r["margin"] if r["margin"] is not None else math.inf)
+    worst = sorted(records, key=key)[:MAX_ELEMENTS]
+    return sorted(worst, key=lambda r: r["index"])
+
+
+def _config_problems(case: Any, result: Any) -> list[str]:
+    out = []
+    cfg, back = result.config, result.config_roundtrip
+    if cfg is None:
+        return ["the adapter returned no config for a config case"]
+    for key, want in (case.config or {}).items():
+        if key not in cfg:
+            out.append(f"get_config() lacks {key!r}")
+        elif not _config_equal(cfg[key], want):
+            out.append(f"get_config()[{key!r}] is {cfg[key]!r}, expected {want!r}")
+    if back is not None and not _config_equal(back, cfg):
+        diff = sorted(k for k in set(cfg) | set(back) if not _config_equal(cfg.get(k), back.get(k)))
+        out.append(f"from_config(get_config()) changes {', '.join(map(repr, diff))}")
+    return out
+
+
+def _config_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return set(a) == set(b) and all(_config_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_config_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, float, np.number)) and isinstance(b, (int, float, np.number)) \
+            and not isinstance(a, bool) and not isinstance(b, bool):
+        return float(a) == float(b) or (math.isnan(float(a)) and math.isnan(float(b)))
+    return a == b
+
+
+def judge(case: Any, truth: Any, outcome: Outcome, *, adapter: str, profile: str,
+          override_ulps: float | None = None, override_source: str = "default",
+          default_reduction: str = "sum_over_batch_size",
+          repro: Callable[[], str] | None = None) -> dict[str, Any]:
+    """Judge one outcome against the truth; returns the verdict dict (outcome passed/failed/crashed/timeout).
+
+    ``override_ulps`` replaces the default budget (``override_source`` is then
+    "case" or "expectation"); a case's own ``tolerance`` is applied here when
+    no expectation overrides it. ``repro`` builds the repro snippet of a failure.
+    """
+    dtype = truth.dtype
+    v = skeleton(case, adapter, profile, dtype)
+    v["duration"] = round(float(outcome.duration), 6)
+    v["expected_error"] = truth.error
+    if override_ulps is None and case.tolerance is not None and case.tolerance.ulps is not None:
+        override_ulps, override_source = float(case.tolerance.ulps), "case"
+    if override_ulps is not None:
+        v["budget_source"] = override_source
+    problems: list[str] = []
+    if outcome.status in ("crashed", "timeout"):
+        v["outcome"] = outcome.status
+        v["message"] = outcome.message
+        v["got_error"] = outcome.status
+        if repro:
+            v["repro"] = repro()
+        return v
+    if outcome.status == "raised":
+        v["got_error"] = outcome.category or "unclassified"
+        detail = f"{outcome.exc_type}: {outcome.message}"
+        if truth.error is None:
+            problems.append(f"raised {detail} (category {v['got_error']}) where a value was expected")
+        elif outcome.category != truth.error:
+            problems.append(f"expected error {truth.error}, got {v['got_error']} ({detail})")
+        else:
+            v["message"] = detail
+    elif truth.error is not None:
+        problems.append(f"expected error {truth.error}, but the call returned a value")
+    else:
+        result = outcome.result
+        if case.form == "config":
+            problems += _config_problems(case, result)
+        got = result.value
+        values = np.asarray(truth.value, dtype=np.float64) if truth.value is not None else None
+        if case.form == "config" and (got is None or values is None or values.size == 0 and got is None):
+            pass
+        elif got is None:
+            problems.append("the adapter returned no value")
+        else:
+            if case.form == "metric":
+                shapes = [list(np.shape(a)) for a in got]
+                bad_shapes = [s for s in shapes if s != []]
+                v["shape"] = {"expected": [int(values.size)], "got": [len(got)]}
+                if bad_shapes:
+                    problems.append(f"metric results must be scalars, got shapes {shapes}")
+                if len(got) != values.size:
+                    problems.append(f"{len(got)} results for {values.size} result steps")
+                arrays = [np.asarray(a) for a in got]
+                got_dtype = _got_dtype(arrays[0], result.dtype) if arrays else None
+                flat = (np.array([float(np.asarray(a, dtype=np.float64).reshape(-1)[0]) if np.size(a) else math.nan
+                                  for a in arrays]) if arrays else np.zeros(0))
+                arr_for_bf16 = np.concatenate([np.asarray(a, dtype=np.float32).reshape(-1) for a in arrays]) \
+                    if arrays else np.zeros(0, np.float32)
+            else:
+                arr = np.asarray(got)
+                v["shape"] = {"expected": list(values.shape), "got": list(arr.shape)}
+                if arr.shape != values.shape:
+                    problems.append(f"shape {list(arr.shape)}, expected {list(values.shape)}")
+                got_dtype = _got_dtype(arr, result.dtype)
+                flat = arr
+                arr_for_bf16 = arr
+            v["result_dtype"]["got"] = got_dtype
+            if got_dtype is not None and got_dtype != dtype:
+                problems.append(f"result dtype {got_dtype}, expected {dtype}")
+            if result.dtype == "bfloat16" and np.asarray(arr_for_bf16).dtype == np.float32 \
+                    and not _is_bfloat16_valued(arr_for_bf16):
+                problems.append("declared bfloat16 but the values are not all bfloat16 values")
+            if np.shape(flat) == values.shape or (case.form == "metric" and np.size(flat) == values.size):
+                rule = budget_rule(case, default_reduction)
+                try:
+                    flat64 = np.asarray(flat, dtype=np.float64).reshape(values.shape)
+                except (TypeError, ValueError):
+                    flat64 = None
+                    problems.append(f"the result is not numeric (dtype {got_dtype})")
+                if flat64 is not None:
+                    records, bad = _compare(flat64, truth, values, truth.exact, truth.scale, dtype, rule,
+                                            override_ulps)
+                    errs = [r["ulp_error"] for r in records if r["ulp_error"] is not None]
+                    margins = [r["margin"] for r in records if r["margin"] is not None]
+                    v["max_ulp_error"] = _finite_or_none(max(errs)) if errs else None
+                    v["min_margin"] = _finite_or_none(min(margins)) if margins else None
+                    v["n_elements"] = len(records)
+                    v["elements"] = [{k: r[k] for k in r if k != "failed"} for r in _cap(records)]
+                    if bad:
+                        shown = bad[:5] + ([f"... and {len(bad) - 5} more"] if len(bad) > 5 else [])
+                        problems.append(f"{len(bad)} of {len(records)} elements outside the budget "
+                                        f"({rule.describe() if override_ulps is None else f'{override_ulps:g} ulp, {override_source}'}):\n  "
+                                        + "\n  ".join(shown))
+    if problems:
+        v["outcome"] = "failed"
+        v["message"] = "\n".join(problems)
+        if repro:
+            try:
+                v["repro"] = repro()
+            except Exception as exc:  # noqa: BLE001 - a repro is a convenience
+                v["repro"] = f"# no repro: {exc}"
+    else:
+        v["outcome"] = "passed"
+    return v
