@@ -75,10 +75,12 @@ def outcome_matrix_png(verdicts: Sequence[Mapping[str, Any]]) -> bytes | None:
     for v in verdicts:
         grid[row_of[v["case"]]][col_of[(v["adapter"], v["profile"])]] = code[v["outcome"]]
     labelled = len(cases) <= 150
-    row_h = 0.17 if labelled else max(0.02, 25.0 / len(cases))
-    longest = max(len(c) for c in cases) if labelled else 0
+    # up to 150 cases every row is labelled; beyond, rows get thinner and every k-th case is labelled
+    step = 1 if labelled else math.ceil(len(cases) / 60)
+    row_h = 0.17 if labelled else 12.0 / len(cases)
+    longest = max(len(c) for c in cases)
     width = min(4.0 + 0.07 * longest + 0.9 * len(cols), 16.0)
-    height = min(2.2 + row_h * len(cases), 40.0)
+    height = 2.2 + row_h * len(cases)
     fig = _figure(width, height)
     ax = fig.add_subplot()
     cmap = ListedColormap([_MISSING_COLOR] + [OUTCOME_COLORS[o] for o in OUTCOMES])
@@ -87,11 +89,9 @@ def outcome_matrix_png(verdicts: Sequence[Mapping[str, Any]]) -> bytes | None:
     ax.set_xticks(range(len(cols)), [f"{a}\n{p}" if multi_profile else a for a, p in cols],
                   rotation=30 if len(cols) > 4 else 0, ha="right" if len(cols) > 4 else "center", fontsize=8)
     ax.xaxis.tick_top()
-    if labelled:
-        ax.set_yticks(range(len(cases)), cases, fontsize=7)
-    else:
-        ax.set_yticks([])
-        ax.set_ylabel(f"{len(cases)} cases")
+    ax.set_yticks(range(0, len(cases), step), cases[::step], fontsize=7 if labelled else 6)
+    if not labelled:
+        ax.set_ylabel(f"{len(cases)} cases (every {step}th labelled)", fontsize=8)
     ax.set_xticks([x - 0.5 for x in range(1, len(cols))], minor=True)
     ax.grid(which="minor", axis="x", color="white", linewidth=2)
     ax.tick_params(which="minor", length=0)

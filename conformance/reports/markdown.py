@@ -167,7 +167,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     n_adapters = len(summary)
     head = (f"**{n_adapters} adapter{'s' if n_adapters != 1 else ''} · {len(verdicts)} verdict"
             f"{'s' if len(verdicts) != 1 else ''} · "
-            + (f"{len(failing)} failing**" if failing else "all conform**"))
+            + (f"{len(failing)} failing**" if failing else "all conform**" if verdicts else "nothing was run**"))
     out += [head + " — " + _context_line(report), ""]
 
     columns = [o for o in OUTCOMES if o in _ALWAYS_SHOWN or any(c[o] for c in summary.values())]
