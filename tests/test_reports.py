@@ -328,6 +328,7 @@ def test_compare_classifies_regressions_improvements_and_changes():
     assert kinds(cmp.changes) == [("brand_new", "new_case"), ("to_skip", "skip_changed")]
     assert not cmp.ok
     assert "passed -> failed (max ULP error 0.5 -> 12; out of budget)" in cmp.to_text()
+    assert "failed -> passed (max ULP error 30 -> 1)" in cmp.to_text()
     md = cmp.to_markdown()
     assert md.startswith("## xentspec compare") and "### Regressions (4)" in md
     assert json.loads(json.dumps(cmp.to_json()))["regressions"][1]["new_ulp"] == 3.0

@@ -230,6 +230,8 @@ def compare_reports(base: Mapping[str, Any], new: Mapping[str, Any], threshold_u
                     extra.append(_first_line(n["message"]))
                 if extra:
                     detail += " (" + "; ".join(extra) + ")"
+            elif n["outcome"] == "passed" and bu is not None and nu is not None and bu != nu:
+                detail += f" (max ULP error {_fmt(bu)} -> {_fmt(nu)})"
             elif n["outcome"] == "skipped" and n.get("reason"):
                 detail += f" ({_first_line(n['reason'])})"
             if kind == "xpassed":
