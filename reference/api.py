@@ -33,10 +33,12 @@ FAST_MIN_ELEMENTS = 4096      # float32 cases with at least this many y_pred ent
 DIGITS_MAX_ELEMENTS = 20000   # above this many loss elements, exact strings carry the certified digits only
 
 
-def _nested(a: np.ndarray, f: Any) -> Any:
+def _nested(a: Any, f: Any) -> Any:
+    if not isinstance(a, np.ndarray):
+        return f(a)
     if a.ndim == 0:
         return f(a[()])
-    return [_nested(x, f) for x in a]
+    return [_nested(a[i], f) for i in range(a.shape[0])]
 
 
 def _json_float(x: float) -> Any:
@@ -176,28 +178,30 @@ def truth(case: Case, profile: str = "keras3", *, engine: str = "mpmath", cache:
         raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
     prof = get_profile(profile)
     dtype = compute_dtype(case, profile)
-    use_fast = fast and dtype == "float32" and _input_size(case) >= FAST_MIN_ELEMENTS
+    use_fast = dtype == "float32" and _input_size(case) >= FAST_MIN_ELEMENTS
     key = None
     if cache:
-        key = _cache.case_key(case, prof, engine, REFERENCE_VERSION, extra=f"fast={use_fast}")
+        key = _cache.case_key(case, prof, engine, REFERENCE_VERSION, extra=f"fast={use_fast and fast}")
         hit = _cache.load(key)
         if hit is not None:
             try:
                 return Truth.from_json(hit["truth"])
             except (KeyError, TypeError, ValueError):
                 pass
-    result = _compute(case, profile, dtype, engine, use_fast)
+    result = _compute(case, profile, dtype, engine, use_fast, fast)
     if cache and key is not None:
         _cache.store(key, {"truth": result.to_json()})
     return result
 
 
-def _compute(case: Case, profile: str, dtype: str, engine: str, use_fast: bool) -> Truth:
+def _compute(case: Case, profile: str, dtype: str, engine: str, use_fast: bool, use_filter: bool) -> Truth:
     fmt = get_format(dtype)
     if use_fast:
+        # Large float32 sparse-from-logits cases: mpmath decides every row directly on mpf
+        # tuples, after the float64 pre-filter when it is enabled.
         from .fastpath import fast_truth
 
-        got = fast_truth(case, profile, dtype, engine)
+        got = fast_truth(case, profile, dtype, engine, use_filter=use_filter)
         if got is not None:
             value, exact, scale = got
             return Truth(case.id, profile, dtype, None, value, exact, scale)
