@@ -10,6 +10,7 @@ report.html and junit.xml into ``--out``, and exits 1 when a case fails
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -27,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default=None, help="judge under this profile (default: the adapter's)")
     parser.add_argument("--spec", action="append", default=[], metavar="PATH",
                         help="more case files or folders (repeatable)")
+    parser.add_argument("--no-builtin", action="store_true", help="run only the cases of --spec")
     parser.add_argument("--out", default="xentspec-report", metavar="DIR",
                         help="report folder (default: ./xentspec-report)")
     parser.add_argument("--expectations", action="append", default=[], metavar="FILE",
@@ -42,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run on N processes with pytest-xdist ('auto' for one per core)")
     parser.add_argument("-k", dest="keyword", default=None, metavar="EXPR", help="pytest -k expression on test ids")
     parser.add_argument("--seed", type=int, default=0, help="seed recorded in the report")
+    parser.add_argument("--no-html", action="store_true", help="skip report.html (and its plotting time)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress output, only the summary")
     parser.add_argument("--pytest-arg", action="append", default=[], metavar="ARG",
                         help="extra argument passed to pytest (repeatable)")
@@ -51,6 +54,7 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     """The pytest command line equivalent to ``args``."""
     out = os.path.abspath(args.out)
     argv = ["--pyargs", "xentspec.conformance", "--import-mode=importlib", "-p", "no:cacheprovider",
+            "-p", "no:hypothesispytest", "-p", "no:benchmark",
             "-o", "console_output_style=progress", "--xentspec-report", out,
             f"--junitxml={os.path.join(out, 'junit.xml')}", "--xentspec-seed", str(args.seed),
             "-o", "xfail_strict=true", "--tb=line", "-rN"]
@@ -60,6 +64,10 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv += ["--profile", args.profile]
     for s in args.spec:
         argv += ["--spec", s]
+    if args.no_builtin:
+        argv.append("--no-builtin")
+    if args.no_html:
+        argv.append("--xentspec-no-html")
     for e in args.expectations:
         argv += ["--expectations", e]
     if args.baseline:
@@ -74,10 +82,7 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv += ["-n", str(args.numprocesses)]
     if args.keyword:
         argv += ["-k", args.keyword]
-    if getattr(args, "json", False):
-        argv += ["-p", "no:terminal"]
-    else:
-        argv += ["-q"] if not args.quiet else ["-qq", "--no-header"]
+    argv += ["-q"] if not args.quiet else ["-qq", "--no-header"]
     return argv + list(args.pytest_arg)
 
 
@@ -110,7 +115,11 @@ def run(args: argparse.Namespace) -> int:
         else shlex.join(["xentspec", "run"])
     capture = _Capture()
     try:
-        status = int(pytest.main(argv, plugins=[capture]))
+        if getattr(args, "json", False):  # stdout carries the JSON: pytest's output goes to stderr
+            with contextlib.redirect_stdout(sys.stderr):
+                status = int(pytest.main(argv, plugins=[capture]))
+        else:
+            status = int(pytest.main(argv, plugins=[capture]))
     finally:
         os.environ.pop("XENTSPEC_COMMAND", None)
     report = capture.report

@@ -48,8 +48,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="profile to judge under (default: each adapter's declared profile)")
     g.addoption("--spec", action="append", default=[], metavar="PATH",
                 help="more case files or folders (repeatable)")
+    g.addoption("--no-builtin", action="store_true", default=False,
+                help="run only the cases of --spec, not the built-in ones")
     g.addoption("--xentspec-report", default=None, metavar="DIR",
                 help="write report.json / report.md / report.html into DIR")
+    g.addoption("--xentspec-no-html", action="store_true", default=False,
+                help="write report.json and report.md only (no plotting)")
     g.addoption("--baseline", default=None, metavar="FILE",
                 help="compare the run against this report.json; a regression fails the session")
     g.addoption("--expectations", action="append", default=[], metavar="FILE",
@@ -83,6 +87,7 @@ class RunState:
     truth_fn: Callable[..., Any] | None = None
     report: dict | None = None
     regressions: Any = None
+    written: dict[str, Any] | None = None
 
     # -- adapters
     def load_adapters(self) -> None:
@@ -123,7 +128,8 @@ class RunState:
         if self.cases is None:
             from xentspec.spec import load_cases
 
-            self.cases = load_cases(self.config.getoption("spec") or [])
+            self.cases = load_cases(self.config.getoption("spec") or [],
+                                    builtin=not self.config.getoption("no_builtin"))
         return self.cases
 
     def load_expectations(self) -> None:
@@ -429,7 +435,7 @@ def build_report(st: RunState) -> dict:
     }
 
 
-def write_report(report: dict, outdir: str) -> dict[str, Any]:
+def write_report(report: dict, outdir: str, html: bool = True) -> dict[str, Any]:
     """Write the report with the reports package (falls back to plain JSON if it is missing)."""
     try:
         from .reports import write_reports
@@ -440,7 +446,7 @@ def write_report(report: dict, outdir: str) -> dict[str, Any]:
         tmp.write_text(json.dumps(report, indent=1, sort_keys=False) + "\n", encoding="utf-8")
         tmp.replace(out / "report.json")
         return {"json": out / "report.json"}
-    return dict(write_reports(report, outdir))
+    return dict(write_reports(report, outdir, html=html))
 
 
 def format_summary(report: dict) -> str:
@@ -479,7 +485,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config.stash[REPORT_KEY] = report
     outdir = config.getoption("xentspec_report")
     if outdir:
-        st.written = write_report(report, outdir)  # type: ignore[attr-defined]
+        st.written = write_report(report, outdir, html=not config.getoption("xentspec_no_html"))
     baseline = config.getoption("baseline")
     if baseline:
         from .reports import compare_reports, load_report
@@ -497,9 +503,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr = terminalreporter
     tr.section("xentspec conformance")
     tr.write_line(format_summary(st.report))
-    written = getattr(st, "written", None)
-    if written:
-        for kind, path in written.items():
+    if st.written:
+        for kind, path in st.written.items():
             if path:
                 tr.write_line(f"{kind}: {path}")
     if st.regressions is not None:

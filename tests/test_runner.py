@@ -1,0 +1,377 @@
+"""End-to-end tests of the conformance runner: plugin, isolation, expectations, reports, ``xentspec run``.
+
+Each test runs pytest on the installed conformance module
+(``--pyargs xentspec.conformance``) in a subprocess through ``pytester``,
+with a small case file (``--no-builtin --spec``) and test adapters written
+next to it and loaded by ``path/to/file.py:attr``. The test adapters answer
+with the reference's own truth (so they are correct by construction) and
+then break it in one deliberate way each.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ("pytester",)
+
+ROOT = Path(__file__).resolve().parents[1]
+# The ``xentspec`` command, without relying on the console script being on PATH.
+XENTSPEC = [sys.executable, "-c", "import sys; from xentspec.cli import main; sys.exit(main(sys.argv[1:]))"]
+
+CASES = """\
+- id: xtest/scce-loss
+  loss: sparse_categorical_crossentropy
+  form: loss
+  params: {reduction: sum_over_batch_size}
+  dtype: float32
+  profiles: [keras3]
+  inputs: {y_true: [1, 2], y_pred: [[0.05, 0.95, 0], [0.1, 0.8, 0.1]]}
+- id: xtest/scce-fn
+  loss: sparse_categorical_crossentropy
+  form: function
+  dtype: float32
+  profiles: [keras3]
+  inputs: {y_true: [0, 1, 2], y_pred: [[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.1, 0.3, 0.6]]}
+- id: xtest/cce-fn64
+  loss: categorical_crossentropy
+  form: function
+  dtype: float64
+  profiles: [keras3]
+  inputs: {y_true: [[0, 1, 0], [0, 0, 1]], y_pred: [[0.2, 0.5, 0.3], [0.1, 0.3, 0.6]]}
+- id: xtest/bce-bf16
+  loss: binary_crossentropy
+  form: function
+  dtype: bfloat16
+  profiles: [keras3]
+  inputs: {y_true: [[0, 1]], y_pred: [[0.25, 0.75]]}
+- id: xtest/scce-badlabel
+  loss: sparse_categorical_crossentropy
+  form: function
+  dtype: float32
+  profiles: [keras3]
+  inputs: {y_true: [3], y_pred: [[0.5, 0.25, 0.25]]}
+  expect: {keras3: {error: invalid_label}}
+- id: xtest/scce-metric
+  loss: sparse_categorical_crossentropy
+  form: metric
+  dtype: float32
+  profiles: [keras3]
+  steps:
+    - update: {y_true: [1, 2], y_pred: [[0.05, 0.95, 0], [0.1, 0.8, 0.1]]}
+    - result
+- id: xtest/tf-only
+  loss: sparse_categorical_crossentropy
+  form: function
+  dtype: float32
+  profiles: [tf-keras]
+  inputs: {y_true: [0], y_pred: [[0.5, 0.5]]}
+"""
+
+ADAPTERS = '''\
+import os
+import time
+
+import numpy as np
+
+from xentspec.adapters import Adapter, Capabilities, CaseError, Result
+from xentspec.reference import truth
+
+
+class Perfect(Adapter):
+    """Answers with the correctly rounded truth, in the output dtype."""
+
+    name = "perfect"
+    wraps = "the reference"
+    version = "1"
+    isolate = False
+
+    def value(self, case, profile):
+        t = truth(case, profile)
+        if t.error:
+            raise CaseError(t.error, "rejected")
+        if t.dtype == "bfloat16":
+            return t.value.astype(np.float32), "bfloat16"
+        return t.value.astype(t.dtype), None
+
+    def evaluate(self, case, profile):
+        v, declared = self.value(case, profile)
+        if case.form == "metric":
+            return Result(value=[v[i] for i in range(v.shape[0])], dtype=declared)
+        return Result(value=v, dtype=declared)
+
+
+class Buggy(Perfect):
+    """Off by 2**-10 (relative) on loss-class results."""
+
+    name = "buggy"
+
+    def evaluate(self, case, profile):
+        r = super().evaluate(case, profile)
+        if case.form == "loss":
+            r.value = (r.value * (1 + 2.0 ** -10)).astype(r.value.dtype)
+        return r
+
+
+class Aborting(Perfect):
+    """Kills its interpreter on one case."""
+
+    name = "aborting"
+    isolate = True
+
+    def evaluate(self, case, profile):
+        if case.id == "xtest/scce-fn":
+            os.abort()
+        return super().evaluate(case, profile)
+
+
+class Sleepy(Perfect):
+    """Hangs on one case."""
+
+    name = "sleepy"
+    isolate = True
+    timeout = 2.0
+
+    def evaluate(self, case, profile):
+        if case.id == "xtest/scce-fn":
+            time.sleep(60)
+        return super().evaluate(case, profile)
+
+
+class Float64(Perfect):
+    """Quietly computes and returns float64."""
+
+    name = "float64"
+
+    def evaluate(self, case, profile):
+        r = super().evaluate(case, profile)
+        if case.form != "metric":
+            r.value, r.dtype = np.asarray(r.value, dtype=np.float64), None
+        return r
+
+
+class NoBF16(Perfect):
+    """Declares no bfloat16."""
+
+    name = "nobf16"
+    capabilities = Capabilities(dtypes=frozenset({"float16", "float32", "float64"}))
+
+
+class Raising(Perfect):
+    """Raises an exception no rule classifies on one case."""
+
+    name = "raising"
+
+    def evaluate(self, case, profile):
+        if case.id == "xtest/scce-fn":
+            raise RuntimeError("boom")
+        return super().evaluate(case, profile)
+'''
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester):
+    """A folder with the case file and the test adapters; returns a runner of the conformance suite."""
+    pytester.makefile(".yaml", xcases=CASES)
+    pytester.makepyfile(xadapters=ADAPTERS)
+
+    def run(*args: str, report: str = "out", timeout: float = 120):
+        result = pytester.runpytest_subprocess(
+            "--pyargs", "xentspec.conformance", "--import-mode=importlib", "-p", "no:cacheprovider",
+            "-p", "no:hypothesispytest", "-p", "no:benchmark", "--xentspec-no-html",
+            "--no-builtin", "--spec", "xcases.yaml", "--xentspec-report", report, "-rA", *args,
+            timeout=timeout)
+        path = pytester.path / report / "report.json"
+        rep = json.loads(path.read_text()) if path.exists() else None
+        return result, rep
+
+    return run
+
+
+def outcomes(rep: dict) -> dict[str, str]:
+    return {v["case"]: v["outcome"] for v in rep["verdicts"]}
+
+
+def test_out_of_tree_adapter_by_path_passes_and_writes_the_report(suite, pytester):
+    result, rep = suite("--adapter", "xadapters.py:Perfect")
+    assert result.ret == 0, result.stdout.str()
+    assert outcomes(rep) == {"xtest/scce-loss": "passed", "xtest/scce-fn": "passed", "xtest/cce-fn64": "passed",
+                             "xtest/bce-bf16": "passed", "xtest/scce-badlabel": "passed",
+                             "xtest/scce-metric": "passed", "xtest/tf-only": "skipped"}
+    assert rep["schema"] == "xentspec-report/1"
+    assert rep["adapters"]["perfect"]["profile"] == "keras3"
+    assert rep["summary"]["perfect"]["passed"] == 6
+    result.stdout.fnmatch_lines(["PASSED*test_case?perfect-xtest/scce-loss?",
+                                 "*case does not list profile keras3*"])
+    v = next(v for v in rep["verdicts"] if v["case"] == "xtest/scce-fn")
+    assert [e["index"] for e in v["elements"]] == [[0], [1], [2]]
+    assert all(e["ulp_error"] <= 0.5 and e["margin"] > 0 for e in v["elements"])
+    assert v["shape"] == {"expected": [3], "got": [3]}
+    assert v["result_dtype"] == {"expected": "float32", "got": "float32"}
+
+
+def test_example_adapter_runs_by_path(suite):
+    result, rep = suite("--adapter", str(ROOT / "examples" / "my_adapter.py") + ":MyPortAdapter")
+    assert result.ret == 0, result.stdout.str()
+    out = outcomes(rep)
+    assert out["xtest/scce-fn"] == "passed" and out["xtest/cce-fn64"] == "passed"
+    assert out["xtest/scce-badlabel"] == "passed"
+    reasons = {v["case"]: v["reason"] for v in rep["verdicts"]}
+    assert "capability form loss" in reasons["xtest/scce-loss"]
+    assert "capability dtype bfloat16" in reasons["xtest/bce-bf16"]
+
+
+def test_buggy_adapter_fails_the_right_cases_and_compare_flags_it(suite, pytester):
+    clean, clean_rep = suite("--adapter", "xadapters.py:Perfect", report="clean")
+    result, rep = suite("--adapter", "xadapters.py:Buggy", report="buggy")
+    assert result.ret == 1
+    out = outcomes(rep)
+    assert out["xtest/scce-loss"] == "failed"
+    assert {k for k, o in out.items() if o == "failed"} == {"xtest/scce-loss"}
+    v = next(v for v in rep["verdicts"] if v["case"] == "xtest/scce-loss")
+    assert v["max_ulp_error"] > v["elements"][0]["budget_ulps"] and v["min_margin"] < 0
+    assert "outside the budget" in v["message"]
+    assert "load_adapter" in v["repro"] and "float.fromhex" in v["repro"]
+    # The repro is self-contained: it runs and prints the wrong value.
+    proc = subprocess.run([sys.executable, "-c", v["repro"]], capture_output=True, text=True,
+                          cwd=pytester.path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    # Both reports compare under the same keys: the buggy one regresses.
+    for r in (clean_rep, rep):
+        r["adapters"] = {"x": dict(next(iter(r["adapters"].values())), name="x")}
+        r["summary"] = {"x": next(iter(r["summary"].values()))}
+        r["run"]["adapters"] = ["x"]
+        for v in r["verdicts"]:
+            v["adapter"] = "x"
+    (pytester.path / "clean.json").write_text(json.dumps(clean_rep))
+    (pytester.path / "buggy.json").write_text(json.dumps(rep))
+    proc = subprocess.run([*XENTSPEC, "compare", "clean.json", "buggy.json"],
+                          capture_output=True, text=True, cwd=pytester.path, timeout=60)
+    if "invalid choice" in proc.stderr:
+        pytest.skip("xentspec compare is not built yet")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+
+
+def test_an_abort_in_the_adapter_loses_only_that_case(suite):
+    result, rep = suite("--adapter", "xadapters.py:Aborting")
+    assert result.ret == 1
+    out = outcomes(rep)
+    assert out.pop("xtest/scce-fn") == "crashed"
+    assert set(out.values()) <= {"passed", "skipped"} and list(out.values()).count("passed") == 5
+    v = next(v for v in rep["verdicts"] if v["case"] == "xtest/scce-fn")
+    assert "SIGABRT" in v["message"]
+    assert rep["summary"]["aborting"]["crashed"] == 1
+
+
+def test_a_hang_times_out_and_the_run_goes_on(suite):
+    result, rep = suite("--adapter", "xadapters.py:Sleepy", "--case-timeout", "1")
+    out = outcomes(rep)
+    assert out.pop("xtest/scce-fn") == "timeout"
+    assert list(out.values()).count("passed") == 5
+    assert result.ret == 1
+
+
+def test_an_unclassified_exception_fails_with_its_traceback(suite):
+    result, rep = suite("--adapter", "xadapters.py:Raising")
+    v = next(v for v in rep["verdicts"] if v["case"] == "xtest/scce-fn")
+    assert v["outcome"] == "failed" and v["got_error"] == "unclassified"
+    assert "RuntimeError: boom" in v["message"]
+    result.stdout.fnmatch_lines(["*adapter traceback*"])
+
+
+def test_float64_result_for_a_float32_case_fails_on_dtype(suite):
+    result, rep = suite("--adapter", "xadapters.py:Float64")
+    assert result.ret == 1
+    v = {v["case"]: v for v in rep["verdicts"]}
+    assert v["xtest/scce-fn"]["outcome"] == "failed"
+    assert "result dtype float64, expected float32" in v["xtest/scce-fn"]["message"]
+    assert v["xtest/scce-fn"]["result_dtype"] == {"expected": "float32", "got": "float64"}
+    assert v["xtest/cce-fn64"]["outcome"] == "passed"  # a float64 case may well return float64
+
+
+def test_capability_skip_names_the_capability(suite):
+    result, rep = suite("--adapter", "xadapters.py:NoBF16")
+    assert result.ret == 0
+    v = next(v for v in rep["verdicts"] if v["case"] == "xtest/bce-bf16")
+    assert v["outcome"] == "skipped"
+    assert v["reason"] == "adapter nobf16 does not declare capability dtype bfloat16"
+    result.stdout.fnmatch_lines(["*SKIPPED*does not declare capability dtype bfloat16*"])
+
+
+def test_expectations_run_as_strict_xfail_and_stale_entries_warn(suite, pytester):
+    pytester.makefile(".yaml", expect="""\
+- case: xtest/scce-loss
+  reason: off by one ulp in the reduction
+  link: https://example.invalid/issue/1
+- case: "xtest/scce-f*"
+  reason: known to be right, so this xfail is stale
+- case: "nothing/*"
+  reason: matches no case
+- case: xtest/scce-metric
+  reason: looser budget for the running mean
+  ulps: 64
+""")
+    result, rep = suite("--adapter", "xadapters.py:Buggy", "--expectations", "expect.yaml")
+    out = outcomes(rep)
+    assert out["xtest/scce-loss"] == "xfailed"
+    assert out["xtest/scce-fn"] == "xpassed"  # strict: an unexpected pass fails the run
+    assert result.ret == 1
+    v = {v["case"]: v for v in rep["verdicts"]}
+    assert "off by one ulp" in v["xtest/scce-loss"]["reason"]
+    assert v["xtest/scce-metric"]["outcome"] == "passed"
+    assert v["xtest/scce-metric"]["budget_source"] == "expectation"
+    assert v["xtest/scce-metric"]["elements"][0]["budget_ulps"] == 64
+    result.stdout.fnmatch_lines(["*XPASS(strict)*", "*'nothing/?' matches no case of this run*"])
+
+
+def test_unknown_adapter_is_a_usage_error_listing_the_available_ones(suite, pytester):
+    result, _ = suite("--adapter", "no-such-adapter")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown adapter 'no-such-adapter'; available: numpy*"])
+    proc = subprocess.run([*XENTSPEC, "run", "--adapter", "no-such-adapter"],
+                          capture_output=True, text=True, cwd=pytester.path, timeout=60)
+    assert proc.returncode == 2
+    assert "unknown adapter 'no-such-adapter'; available: numpy" in proc.stderr
+
+
+def test_xdist_gives_the_same_report_as_a_serial_run(suite):
+    pytest.importorskip("xdist")
+    serial, rep1 = suite("--adapter", "xadapters.py:Aborting", report="serial")
+    parallel, rep2 = suite("--adapter", "xadapters.py:Aborting", "-n", "2", report="parallel")
+    assert serial.ret == parallel.ret == 1
+
+    def norm(rep):
+        for v in rep["verdicts"]:
+            v["duration"] = 0
+            v["message"] = v["message"] and v["message"].splitlines()[0]
+        return rep["verdicts"], rep["summary"]
+
+    assert norm(rep1) == norm(rep2)
+
+
+def test_the_plugin_stays_out_of_an_ordinary_test_run(pytester):
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == 0
+    assert "xentspec conformance" not in result.stdout.str()
+    assert not (pytester.path / "xentspec-report").exists()
+
+
+def test_xentspec_run_writes_reports_and_sets_the_exit_status(pytester):
+    pytester.makefile(".yaml", xcases=CASES)
+    pytester.makepyfile(xadapters=ADAPTERS)
+    base = [*XENTSPEC, "run", "--no-builtin", "--no-html", "--spec", "xcases.yaml"]
+    ok = subprocess.run(base + ["--adapter", "xadapters.py:Perfect", "--out", "good"], capture_output=True,
+                        text=True, cwd=pytester.path, timeout=120)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "perfect" in ok.stdout and "passed" in ok.stdout
+    for name in ("report.json", "junit.xml"):
+        assert (pytester.path / "good" / name).exists()
+    bad = subprocess.run(base + ["--adapter", "xadapters.py:Buggy", "--out", "bad", "--json"],
+                         capture_output=True, text=True, cwd=pytester.path, timeout=120)
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout)["summary"]["buggy"]["failed"] == 1
