@@ -34,9 +34,9 @@ B0_ELEMENT = 2.0  # per-sample results: clip, divide, log and the final multiply
 B0_REDUCED = 4.0  # reduced results (loss reductions, metric results): also the sum and the division.
 
 # Rounding counts c of the condition term c * scale * u.
-C_BASE = 4.0  # clip, renormalising division, log, the label/weight multiply.
-C_PER_LOG2_CLASSES = 2.0  # the class-axis sum (softmax / renormalisation / dense dot), pairwise or tree.
-C_PER_LOG2_BATCH = 2.0  # the batch reduction, pairwise or tree: log2(N) levels of additions.
+C_BASE = 3.0  # renormalising division (or exp), log, the label/weight multiply.
+C_PER_LOG2_CLASSES = 1.0  # the class-axis sum (softmax / renormalisation / dense dot), pairwise or tree.
+C_PER_LOG2_BATCH = 1.0  # the batch reduction, pairwise or tree: log2(N) levels of additions.
 C_REDUCTION = 2.0  # the weight multiply and the division by the count or the weight sum.
 C_PER_METRIC_STEP = 1.0  # each update adds its partial sums to the metric's running totals.
 

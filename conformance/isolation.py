@@ -115,7 +115,7 @@ class Worker:
         self.spec = spec
         self.startup_timeout = startup_timeout
         self.proc: subprocess.Popen | None = None
-        self.restarts = 0
+        self.restarts = 0  # children lost to a crash or a timeout
 
     def _start(self) -> None:
         env = dict(os.environ)
@@ -133,8 +133,6 @@ class Worker:
     def evaluate(self, case: Any, profile: str, timeout: float | None) -> Outcome:
         """Evaluate one case in the child; a crash or timeout is an outcome and the child is replaced."""
         if not self._alive():
-            if self.proc is not None:
-                self.restarts += 1
             self._start()
         assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
         t0 = time.perf_counter()
@@ -143,11 +141,14 @@ class Worker:
             out = _recv(self.proc.stdout.fileno(), time.monotonic() + timeout if timeout else None)
         except TimeoutError:
             self._kill()
+            self.proc = None
+            self.restarts += 1
             return Outcome("timeout", message=f"no answer within {timeout:g} s; the worker was killed",
                            duration=time.perf_counter() - t0)
         except (EOFError, BrokenPipeError, OSError):
             code = self.proc.wait(timeout=10)
             self.proc = None
+            self.restarts += 1
             return Outcome("crashed", message=f"the worker process {_signal_name(code)} while evaluating the case",
                            extra={"returncode": code}, duration=time.perf_counter() - t0)
         return out
