@@ -124,7 +124,8 @@ def _class_inputs(inp: Inputs, dtype: str, case: Case) -> Inputs:
     Sparse labels are left alone here: the profile's ``label_cast`` decides.
     """
     yt = inp.y_true if case.sparse else _round_array(inp.y_true, dtype)
-    return Inputs(y_true=yt, y_pred=_round_array(inp.y_pred, dtype), sample_weight=inp.sample_weight)
+    sw = None if inp.sample_weight is None else _round_array(inp.sample_weight, dtype)
+    return Inputs(y_true=yt, y_pred=_round_array(inp.y_pred, dtype), sample_weight=sw)
 
 
 def _elements(case: Case, profile_name: str, dtype: str) -> np.ndarray | None:

@@ -274,7 +274,7 @@ class ArbEngine:
         return self._op(lambda: a - b)
 
     def neg(self, a: Any) -> Any:
-        return -a
+        return self._op(lambda: -a)  # flint rounds even a negation to the context precision
 
     def mul(self, a: Any, b: Any) -> Any:
         return self._op(lambda: a * b)
