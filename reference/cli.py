@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ids", nargs="*", metavar="ID", help="case ids (default: every case)")
     parser.add_argument("--spec", action="append", default=[], metavar="PATH",
                         help="more case files or folders (repeatable)")
+    parser.add_argument("--no-builtin", action="store_true", help="load only the --spec files")
     parser.add_argument("--profile", action="append", default=[], metavar="P",
                         help="only this profile (repeatable; default: the profiles each case lists)")
     parser.add_argument("--engine", choices=ENGINES, default="mpmath", help="numeric engine (default mpmath)")
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     for p in args.profile:
         get_profile(p)  # SpecError naming the defined profiles
-    cases = load_cases(args.spec)
+    cases = load_cases(args.spec, builtin=not args.no_builtin)
     if args.ids:
         by_id = {c.id: c for c in cases}
         missing = [i for i in args.ids if i not in by_id]

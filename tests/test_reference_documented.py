@@ -33,9 +33,12 @@ def _same_float(printed: str, value: float, dtype: str) -> bool:
     return round_fraction(Fraction(Decimal(p)), get_format(dtype)) == value
 
 
+CASES = load_cases()
+
+
 def _documented():
     out = []
-    for c in load_cases():
+    for c in CASES:
         if c.documented is not None:
             out.append(pytest.param(c, None, c.documented, id=c.id))
         k = 0
@@ -81,7 +84,7 @@ def test_documented_value(case, step, doc):
 
 
 def _expects():
-    return [pytest.param(c, p, e, id=f"{c.id}@{p}") for c in load_cases() for p, e in c.expect.items()]
+    return [pytest.param(c, p, e, id=f"{c.id}@{p}") for c in CASES for p, e in c.expect.items()]
 
 
 @pytest.mark.parametrize("case,profile,expect", _expects())

@@ -162,16 +162,32 @@ def test_cache_roundtrip_and_corruption(tmp_path, monkeypatch):
     assert not [p for p in tmp_path.rglob(".tmp-*")]
 
 
-def test_cli_json_and_errors(capsys):
-    from xentspec.cli import main
-    from xentspec.spec import load_cases
+CLI_CASE = """
+- id: cli/one
+  loss: sparse_categorical_crossentropy
+  form: function
+  params: {from_logits: true}
+  dtype: float32
+  inputs: {y_true: [0, 1], y_pred: [[1.0, 2.0], [3.0, 0.5]]}
+  profiles: [keras3, tf-keras]
+"""
 
-    cid = load_cases()[0].id
-    assert main(["truth", "--json", "--profile", "keras3", "--no-cache", cid]) == 0
+
+def test_cli_json_and_errors(capsys, tmp_path):
+    from xentspec.cli import main
+
+    spec = tmp_path / "one.yaml"
+    spec.write_text(CLI_CASE)
+    base = ["truth", "--no-builtin", "--spec", str(spec)]
+    cid = "cli/one"
+    assert main(base + ["--json", "--no-cache"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out and set(out[0]) == {"id", "profile", "dtype", "value", "hex", "exact", "error", "scale"}
-    assert main(["truth", "no/such/case"]) == 2
+    assert [o["profile"] for o in out] == ["keras3", "tf-keras"]
+    assert set(out[0]) == {"id", "profile", "dtype", "value", "hex", "exact", "error", "scale"}
+    assert main(base + ["no/such/case"]) == 2
     assert "unknown case id" in capsys.readouterr().err
-    assert main(["truth", "--profile", "nope", cid]) == 2
-    assert main(["truth", "--profile", "keras3", "--no-cache", cid]) == 0
-    assert cid in capsys.readouterr().out
+    assert main(base + ["--profile", "nope", cid]) == 2
+    capsys.readouterr()
+    assert main(base + ["--profile", "keras3", "--no-cache", cid]) == 0
+    table = capsys.readouterr().out
+    assert cid in table and "tf-keras" not in table
