@@ -65,6 +65,12 @@ def main() -> int:
     print(f"  mpmath decides every element:     {t_m:8.3f} s  {n / t_m:12.0f} elem/s  value {got_m[0][()]!r}")
     assert got_m[0][()] == got_f[0][()], "the two paths disagree"
 
+    from xentspec.reference.fastpath import mp_rows
+
+    sub = 64
+    t_r, _ = _time(lambda: mp_rows(rows[:sub], case.inputs.y_true[:sub]), 1)
+    print(f"  mpmath libmp per element (mp_rows, {sub} rows): {t_r:8.3f} s  {sub * C / t_r:12.0f} elem/s")
+
     try:
         import flint  # noqa: F401
     except ImportError:

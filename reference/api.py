@@ -110,6 +110,10 @@ def _round_array(a: np.ndarray, dtype: str) -> np.ndarray:
     """Convert exact values to ``dtype`` as Keras's convert_to_tensor does (one rounding)."""
     if a.dtype.kind != "f" or dtype == "float64":
         return a
+    if dtype in ("float32", "float16"):
+        # One IEEE conversion from the exact float64 value: correctly rounded, no double rounding.
+        with np.errstate(over="ignore"):
+            return a.astype(dtype).astype(np.float64)
     fmt = get_format(dtype)
     out = np.empty_like(a)
     for idx, v in np.ndenumerate(a):

@@ -52,6 +52,7 @@ class Engine(Protocol):
     name: str
 
     def exact(self, x: float | int | Fraction) -> Any: ...
+    def exact_diff(self, a: float, b: float) -> Any: ...
     def add(self, a: Any, b: Any) -> Any: ...
     def sub(self, a: Any, b: Any) -> Any: ...
     def mul(self, a: Any, b: Any) -> Any: ...
@@ -127,6 +128,10 @@ class MPEngine:
             return MPBall(_L.from_man_exp(num, -(den.bit_length() - 1)))
         mid = _L.from_rational(num, den, self.prec, "n")
         return MPBall(mid, _err(mid, self.rexp))
+
+    def exact_diff(self, a: float, b: float) -> MPBall:
+        """The exact difference a - b of two floats (radius 0)."""
+        return MPBall(_L.mpf_sub(_L.from_float(a), _L.from_float(b), 0))
 
     # arithmetic (radius: propagated + half-ulp rounding bound)
     def add(self, a: MPBall, b: MPBall) -> MPBall:
@@ -262,6 +267,12 @@ class ArbEngine:
             if isinstance(x, (float, int)):
                 return f.arb(x)
             return f.arb(f.fmpq(x.numerator, x.denominator))
+
+    def exact_diff(self, a: float, b: float) -> Any:
+        """a - b of two floats, exact (2200 bits span any two float64 values)."""
+        f = self._flint
+        with _Prec(f, max(self.prec, 2200)):
+            return f.arb(a) - f.arb(b)
 
     def _op(self, fn: Any, *args: Any) -> Any:
         with self._ctx():

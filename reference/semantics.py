@@ -121,10 +121,9 @@ def _softmax_xent_logits(x: np.ndarray, t: list[Fraction]) -> Elem:
     a = max(range(len(xs)), key=lambda i: xs[i])
     m = xs[a]
     others = [v for i, v in enumerate(xs) if i != a and v != -INF]
-    diffs = [Fraction(v) - Fraction(m) for v in others]  # exact, <= 0
     tsum = sum(t, Fraction(0))
     lin = sum((tk * (Fraction(m) - Fraction(v)) for v, tk in zip(xs, t) if v != -INF), Fraction(0))
-    ssum = math.fsum(math.exp(float(d)) for d in diffs)
+    ssum = math.fsum(math.exp(v - m) for v in others)  # for the scale only
     lse_part = math.log1p(ssum)
     scale = sum(abs(float(tk)) * (abs(m) + abs(v) + lse_part) for v, tk in zip(xs, t) if v != -INF)
     if infs:
@@ -133,11 +132,11 @@ def _softmax_xent_logits(x: np.ndarray, t: list[Fraction]) -> Elem:
         signs = {math.copysign(1.0, float(tk)) for tk in infs}
         return special(NAN if len(signs) > 1 else INF * signs.pop())
 
-    if not diffs or tsum == 0:
+    if not others or tsum == 0:
         return const(lin, scale)
 
     def fn(E: Engine, memo: Memo) -> Any:
-        S = E.fsum([E.exp(E.exact(d)) for d in diffs])
+        S = E.fsum([E.exp(E.exact_diff(v, m)) for v in others])
         A = E.log1p(S)
         if tsum != 1:
             A = E.mul(E.exact(tsum), A)
@@ -457,10 +456,14 @@ def _binary(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
     rows, trows = pred.reshape(-1, n), true.reshape(-1, n)
     double = profile.bce_probabilities == "clip_double_epsilon"
     out = np.empty(len(rows), dtype=object)
+    seen: dict[tuple[float, float], Elem] = {}  # equal (t, p) pairs share one exact element
     for i in range(len(rows)):
         elems = []
-        for x, tv in zip(rows[i], trows[i]):
-            x, tv = float(x), float(tv)
+        for x, tv in zip(rows[i].tolist(), trows[i].tolist()):
+            hit = seen.get((x, tv))
+            if hit is not None:
+                elems.append(hit)
+                continue
             if math.isnan(x) or math.isnan(tv) or math.isinf(tv):
                 elems.append(special(NAN))
                 continue
@@ -474,8 +477,12 @@ def _binary(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
                     elems.append(_bce_sigmoid_then_clip(x, t, bounds))
             else:
                 elems.append(_bce_prob_terms(t, bounds.clip(x), bounds, double))
+            if not (math.isnan(x) or math.isnan(tv)):
+                seen[(x, tv)] = elems[-1]
         if not elems:
             out[i] = special(NAN)  # mean over an empty axis: 0 / 0
+        elif len(elems) == 1:
+            out[i] = elems[0]
         else:
             out[i] = mean(elems)
             if out[i].special is None:
