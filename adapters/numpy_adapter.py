@@ -158,7 +158,8 @@ class NumpyAdapter(Adapter):
                     results.append(np.asarray(obj.result()))
             declared = "bfloat16" if out_dtype == "bfloat16" and results and results[0].dtype == np.float32 else None
             return Result(value=results, dtype=declared)
-        cls = getattr(k, CLASS_NAMES[case.loss])
+        owner = k.metrics if case.form == "config" and case.config_of == "metric" else k
+        cls = getattr(owner, CLASS_NAMES[case.loss])
         obj = cls(**self._kwargs(case, cls, profile, cls=True))
         if case.form == "loss":
             y_true, y_pred, sw = self._arrays(case, case.inputs, out_dtype)
@@ -170,7 +171,12 @@ class NumpyAdapter(Adapter):
         res = Result(config=dict(cfg), config_roundtrip=dict(rebuilt.get_config()))
         if case.inputs is not None:
             y_true, y_pred, sw = self._arrays(case, case.inputs, out_dtype)
-            r = self._result(rebuilt(y_true, y_pred, sample_weight=sw), out_dtype)
+            if case.config_of == "metric":
+                rebuilt.update_state(y_true, y_pred, sample_weight=sw)
+                got = rebuilt.result()
+            else:
+                got = rebuilt(y_true, y_pred, sample_weight=sw)
+            r = self._result(got, out_dtype)
             value, res.dtype = r.value, r.dtype
         res.value = value
         return res

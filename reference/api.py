@@ -8,13 +8,13 @@ fast path, and the on-disk cache.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from xentspec.spec.case import Case, Inputs
+from xentspec.spec.case import Case, Inputs, Step
 from xentspec.spec.floats import get_format, round_fraction, to_hex
 from xentspec.spec.loader import compute_dtype
 from xentspec.spec.profiles import get_profile
@@ -139,6 +139,11 @@ def _elements(case: Case, profile_name: str, dtype: str) -> np.ndarray | None:
     if form == "config":
         if case.inputs is None:
             return None
+        if case.config_of == "metric":
+            # A rebuilt metric computes its inputs as one update followed by a result.
+            steps = (Step(kind="update", inputs=case.inputs), Step(kind="result"))
+            one = _elements(replace(case, form="metric", inputs=None, steps=steps), profile_name, dtype)
+            return one.reshape(())
         form = "loss"
     check_arguments(case, prof, form)
     if form == "function":
@@ -161,7 +166,6 @@ def _elements(case: Case, profile_name: str, dtype: str) -> np.ndarray | None:
 
 
 def _with_steps(case: Case, steps: tuple) -> Case:
-    from dataclasses import replace
     return replace(case, steps=steps)
 
 

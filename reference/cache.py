@@ -39,7 +39,7 @@ def case_key(case: Any, profile: Any, engine: str, version: str, extra: str = ""
     """A digest of everything the result depends on: inputs, params, profile choices, version."""
     h = hashlib.sha256()
     meta = {"v": version, "engine": engine, "extra": extra, "id": case.id, "loss": case.loss,
-            "form": case.form, "dtype": case.dtype, "label_dtype": case.label_dtype,
+            "form": case.form, "config_of": getattr(case, "config_of", "loss"), "dtype": case.dtype, "label_dtype": case.label_dtype,
             "params": dict(case.params), "profile": profile.to_dict()}
     h.update(json.dumps(meta, sort_keys=True, default=str).encode())
     groups = [case.inputs] if case.inputs is not None else []

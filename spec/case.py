@@ -93,6 +93,7 @@ class Case:
 
     ``params`` holds the constructor / function keywords (from_logits,
     label_smoothing, ignore_class, axis, reduction, dtype, name, ...).
+    ``config_of`` says which class a ``config`` case builds (loss or metric).
     ``dtype`` is the dtype of y_pred; ``output_dtype`` the dtype of the result
     under the Keras rules (see :func:`xentspec.spec.output_dtype`).
     """
@@ -109,6 +110,7 @@ class Case:
     documented: Documented | None = None
     expect: Mapping[str, Expect] = field(default_factory=dict)
     config: Mapping[str, Any] | None = None
+    config_of: str = "loss"
     tolerance: Tolerance | None = None
     notes: str | None = None
     tags: tuple[str, ...] = ()

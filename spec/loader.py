@@ -348,7 +348,7 @@ def _build(raw: LineDict, file: str) -> Case:
         id=raw["id"], loss=raw["loss"], form=raw["form"], dtype=raw["dtype"], params=params,
         profiles=profiles, inputs=inputs, steps=steps, label_dtype=raw.get("label_dtype"),
         documented=_documented(raw.get("documented"), ("documented",), ctx), expect=expect,
-        config=_plain(raw.get("config")),
+        config=_plain(raw.get("config")), config_of=raw.get("config_of", "loss"),
         tolerance=Tolerance(ulps=_plain(tol.get("ulps")), reason=tol["reason"]) if tol else None,
         notes=raw.get("notes"), tags=tuple(raw.get("tags") or ()), source=SourceRef(file, raw.line),
         raw=_plain(raw))
