@@ -377,12 +377,15 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
             out[i] = ZERO  # where(valid, res, 0): exactly 0 whatever the row holds
             continue
         c = policy.index(lab, K)
+        one_hot = from_logits and profile.scce_logits_label == "one_hot_product"
         if c is None:
             row = rows[i]
-            out[i] = special(NAN) if np.isnan(row).any() else ZERO
+            # An all-zero one-hot row times log_softmax: 0, or NaN where log_softmax is +-inf or NaN.
+            out[i] = special(NAN) if np.isnan(row).any() or (one_hot and np.isinf(row).any()) else ZERO
             continue
-        if from_logits:
-            t = [Fraction(int(k == c)) for k in range(K)]
+        if one_hot:
+            out[i] = _softmax_xent_logits(rows[i], [Fraction(int(k == c)) for k in range(K)])
+        elif from_logits:
             out[i] = _sparse_logits(rows[i], c)
         elif profile.scce_probabilities == "renormalize_then_clip":
             t = [Fraction(int(k == c)) for k in range(K)]

@@ -27,6 +27,7 @@ CHOICES: Mapping[str, tuple | type] = MappingProxyType({
     "scce_probabilities": ("renormalize_then_clip", "clip_then_renormalize"),
     "bce_probabilities": ("clip", "clip_double_epsilon"),
     "bce_logits": ("exact", "sigmoid_then_clip"),
+    "scce_logits_label": ("gather", "one_hot_product"),
     "label_cast": ("loss_dtype", "none"),
     "out_of_range_label": ("error", "zero", "zero_if_negative", "zero_if_minus_100"),
     "scce_axis": ("any", "last_only"),
