@@ -2,16 +2,28 @@
 
 Profile choices:
 
-* bce_probabilities = clip: q = clip(p, lo, hi); b = -(t log q + (1 - t) log1p(-q)).
-* bce_probabilities = clip_double_epsilon (tf-keras): b = -(t log(q + eps) + (1 - t) log1p(eps - q)),
-  eps = the dtype-rounded epsilon (the sums are exact in float64).
-* bce_logits = exact: b = max(x, 0) - t x + log1p(exp(-|x|)).
+* bce_probabilities = clip: q = clip(p, lo, hi); b = t P + (1 - t) N with P = -log q, N = -log1p(-q).
+* bce_probabilities = clip_double_epsilon (tf-keras): P = -log(q + eps), N = -log(1 - q + eps),
+  eps = the dtype-rounded epsilon.
+* bce_logits = exact: b = c |x| + log1p(exp(-|x|)), c = 1 - t for x >= 0 and t for x < 0
+  (= max(x, 0) - t x + log1p(exp(-|x|)); both parts >= 0 for t in [0, 1]).
 * bce_logits = sigmoid_then_clip (Keras numpy backend): q = clip(sigmoid(x), lo, hi), then the
-  probability formula, with log q = -softplus(-x) and log(1 - q) = -softplus(x) where unclipped.
+  probability formula; unclipped that is the exact formula again (-log q = softplus(-x)).
+  The clip decisions compare x with the float32 neighbours of log(lo / (1 - lo)) and
+  log(hi / (1 - hi)), which is exact.
 
-The element formula runs in float64 per block (NumPy's float32 ``log`` is off
-by up to 3.3 ULP, more than the kernel's 2 ULP budget); the clip decisions
-compare exact float32 values with the dtype-rounded bounds, as Keras does.
+Precision, float32/float16/bfloat16 data (float16 widened to float32 per block):
+
+* element-wise, float32: clip, the logs (``f32math.log_parts`` and float32
+  ``log1p``), ``exp(-|x|)`` (``f32math.exp_neg``), ``log1p`` of it, the
+  double-epsilon sums (kept exact as float32 pairs by ``two_sum``);
+* per element, float64: only the combination t P + (1 - t) N of those float32
+  parts, whose products of two float32 numbers are exact in float64, and
+  c |x|; then the mean over the axis in float64. Smoothed targets
+  t (1 - ls) + ls / 2 are formed in float64 (ls already rounded to the
+  case's dtype by the caller, as Keras converts it).
+
+float64 data runs the same formulas with NumPy's float64 functions.
 """
 
 from __future__ import annotations
@@ -20,61 +32,167 @@ import math
 
 import numpy as np
 
-from .blocks import run_blocks
+from .blocks import run_blocks, scratch
+from .f32math import exp_neg, log_parts, two_sum
 
 __all__ = ["binary_loss"]
 
-
-def _softplus(x: np.ndarray) -> np.ndarray:
-    """log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|))."""
-    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+_F = np.float32
 
 
-def _prob_terms(t: np.ndarray, p: np.ndarray, lo: float, hi: float, double_eps: bool) -> np.ndarray:
+def _f32_below(v: float) -> np.float32:
+    """The largest float32 <= v (so ``x <= v`` iff ``x <= result`` for float32 x)."""
+    f = np.float32(v)
+    if float(f) > v:
+        f = np.nextafter(f, np.float32(-np.inf))
+    return f
+
+
+def _f32_above(v: float) -> np.float32:
+    """The smallest float32 >= v."""
+    f = np.float32(v)
+    if float(f) < v:
+        f = np.nextafter(f, np.float32(np.inf))
+    return f
+
+
+# ---- float64 data --------------------------------------------------------------------------
+
+def _terms64(t: np.ndarray, p: np.ndarray, from_logits: bool, lo: float, hi: float, logit_mode: str,
+             double_eps: bool) -> np.ndarray:
+    """Per-element BCE of float64 data (NumPy's float64 log/log1p/exp are well within budget)."""
+    if from_logits:
+        if logit_mode == "sigmoid_then_clip":
+            q = 1.0 / (1.0 + np.exp(-p))
+            sp = np.log1p(np.exp(-np.abs(p)))
+            log_q = np.where(q <= lo, math.log(lo),
+                             np.where(q >= hi, math.log(hi), -(np.maximum(-p, 0.0) + sp)))
+            log_1mq = np.where(q <= lo, math.log1p(-lo),
+                               np.where(q >= hi, math.log1p(-hi) if hi < 1.0 else -np.inf,
+                                        -(np.maximum(p, 0.0) + sp)))
+            return -(t * log_q + (1.0 - t) * log_1mq)
+        return np.maximum(p, 0.0) - t * p + np.log1p(np.exp(-np.abs(p)))
     q = np.clip(p, lo, hi)
     if double_eps:
         return -(t * np.log(q + lo) + (1.0 - t) * np.log1p(lo - q))
     return -(t * np.log(q) + (1.0 - t) * np.log1p(-q))
 
 
-def _logit_terms(t: np.ndarray, x: np.ndarray, lo: float, hi: float, mode: str,
-                 double_eps: bool) -> np.ndarray:
+# ---- float32 data --------------------------------------------------------------------------
+
+def _neg_log_pair(h: np.ndarray, l: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """-log(h + l) as float32 parts (A, B), -log(h + l) = A + B, for |l| <= ulp(h) / 2, h > 0.
+
+    log(h + l) = log h + log1p(l / h) and log1p(l / h) = l / h to float32 precision.
+    """
+    H, R = log_parts(h)
+    R += l / h
+    return -H, -R
+
+
+def _prob_parts32(p: np.ndarray, lo: float, hi: float, double_eps: bool) -> list[tuple[int, np.ndarray]]:
+    """Float32 parts of P = -log q and N = -log(1 - q): [(0, P part), ..., (1, N part), ...]."""
+    q = np.clip(p, _F(lo), _F(hi))
+    if not double_eps:
+        H, R = log_parts(q)
+        n = np.log1p(-q)
+        return [(0, -H), (0, -R), (1, -n)]
+    eps = _F(lo)
+    # P = -log(q + eps): q + eps = ah + al exactly.
+    ah, al = two_sum(q, np.broadcast_to(eps, q.shape))
+    pa, pb = _neg_log_pair(ah, al)
+    # N = -log(1 - q + eps). q >= 1/2: 1 - q is exact, (1 - q) + eps = bh + bl exactly, then log.
+    # q < 1/2: log1p(eps - q) with eps - q = h + l exactly; log1p(h + l) = log1p(h) + l / (1 + h)
+    # to float32 precision because 1 + h >= 1/2.
+    one_m_q = _F(1.0) - q
+    bh, bl = two_sum(one_m_q, np.broadcast_to(eps, q.shape))
+    na, nb = _neg_log_pair(bh, bl)
+    h, l = two_sum(np.broadcast_to(eps, q.shape), -q)
+    big = q >= _F(0.5)
+    small_main = -np.log1p(h)
+    small_corr = -(l / (_F(1.0) + h))
+    na = np.where(big, na, small_main)
+    nb = np.where(big, nb, small_corr)
+    return [(0, pa), (0, pb), (1, na), (1, nb)]
+
+
+def _combine(parts: list[tuple[int, np.ndarray]], t: np.ndarray) -> np.ndarray:
+    """sum of t * (P parts) + (1 - t) * (N parts) per element, in float64 (exact products)."""
+    t64 = np.asarray(t, dtype=np.float64)
+    u64 = 1.0 - t64
+    out = np.zeros(t64.shape, dtype=np.float64)
+    for which, arr in parts:
+        out += (t64 if which == 0 else u64) * arr
+    return out
+
+
+def _softplus_parts32(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """|x| and log1p(exp(-|x|)) in float32."""
+    a = np.abs(x)
+    return a, np.log1p(exp_neg(a))
+
+
+def _logit_terms32(t: np.ndarray, x: np.ndarray, lo: float, hi: float, mode: str) -> np.ndarray:
+    """Per-element BCE from float32 logits, combined in float64 (see module docstring)."""
+    a, sp = _softplus_parts32(x)
+    t64 = np.asarray(t, dtype=np.float64)
+    c = np.where(x >= 0, 1.0 - t64, t64)
+    b = c * a + sp
     if mode == "exact":
-        return np.maximum(x, 0.0) - t * x + np.log1p(np.exp(-np.abs(x)))
-    if mode != "sigmoid_then_clip":
-        raise ValueError(f"bce_logits: unknown choice {mode!r}")
-    q = 1.0 / (1.0 + np.exp(-x))
-    if double_eps:
-        return _prob_terms(t, q, lo, hi, True)
-    log_q = np.where(q <= lo, math.log(lo), np.where(q >= hi, math.log(hi), -_softplus(-x)))
-    log_1mq = np.where(q <= lo, math.log1p(-lo),
-                       np.where(q >= hi, math.log1p(-hi) if hi < 1.0 else -np.inf, -_softplus(x)))
-    return -(t * log_q + (1.0 - t) * log_1mq)
+        return b
+    # sigmoid(x) <= lo  <=>  x <= log(lo / (1 - lo)); sigmoid(x) >= hi  <=>  x >= log(hi / (1 - hi)).
+    x_lo = _f32_below(math.log(lo / (1.0 - lo)))
+    low = x <= x_lo
+    b = np.where(low, -(t64 * math.log(lo) + (1.0 - t64) * math.log1p(-lo)), b)
+    if hi < 1.0:
+        high = x >= _f32_above(math.log(hi / (1.0 - hi)))
+        hi_val = -(t64 * math.log(hi) + (1.0 - t64) * math.log1p(-hi))
+    else:  # float16: hi = 1 is reached only by x = +inf; -log(1 - 1) = inf (0 * inf = NaN if t = 1)
+        high = x == np.inf
+        with np.errstate(invalid="ignore"):
+            hi_val = (1.0 - t64) * np.inf
+    return np.where(high, hi_val, b)
 
 
 def binary_loss(p2: np.ndarray, t2: np.ndarray, from_logits: bool, lo: float, hi: float,
                 prob_mode: str, logit_mode: str, smoothing: float = 0.0) -> np.ndarray:
     """Mean over the last axis of the element-wise BCE of ``p2`` against targets ``t2`` (R, W).
 
-    Targets are smoothed toward 0.5 (``t (1 - ls) + ls / 2``) when ``smoothing``
-    is non-zero. Returns float64 values of shape (R,).
+    Targets are smoothed toward 0.5 (``t (1 - ls) + ls / 2``; the caller rounds
+    ls to the case's dtype) when ``smoothing`` is non-zero. float64 ``p2`` runs in float64,
+    anything else in float32 (module docstring). Returns float64 values of shape (R,).
     """
     if prob_mode not in ("clip", "clip_double_epsilon"):
         raise ValueError(f"bce_probabilities: unknown choice {prob_mode!r}")
+    if from_logits and logit_mode not in ("exact", "sigmoid_then_clip"):
+        raise ValueError(f"bce_logits: unknown choice {logit_mode!r}")
     n, width = p2.shape
     out = np.empty(n, dtype=np.float64)
+    wide = p2.dtype == np.float64
     ls = float(smoothing)
     double_eps = prob_mode == "clip_double_epsilon"
 
-    def work(r0: int, r1: int) -> None:
-        pb = np.asarray(p2[r0:r1], dtype=np.float64)
-        tb = np.asarray(t2[r0:r1], dtype=np.float64)
+    def targets(r0: int, r1: int) -> np.ndarray:
+        tb = t2[r0:r1]
         if ls:
-            tb = tb * (1.0 - ls) + 0.5 * ls
-        if from_logits:
-            b = _logit_terms(tb, pb, lo, hi, logit_mode, double_eps)
+            return np.asarray(tb, dtype=np.float64) * (1.0 - ls) + 0.5 * ls
+        return tb
+
+    def work(r0: int, r1: int) -> None:
+        tb = targets(r0, r1)
+        if wide:
+            b = _terms64(np.asarray(tb, dtype=np.float64), p2[r0:r1], from_logits, lo, hi,
+                         logit_mode, double_eps)
         else:
-            b = _prob_terms(tb, pb, lo, hi, double_eps)
+            pb = p2[r0:r1]
+            if pb.dtype != np.float32:
+                buf = scratch(3, pb.shape, np.float32)
+                np.copyto(buf, pb, casting="unsafe")
+                pb = buf
+            if from_logits:
+                b = _logit_terms32(tb, pb, lo, hi, logit_mode)
+            else:
+                b = _combine(_prob_parts32(pb, lo, hi, double_eps), tb)
         out[r0:r1] = b.mean(axis=1) if width else np.nan
 
     run_blocks(n, max(width, 1), work)

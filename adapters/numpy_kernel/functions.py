@@ -130,7 +130,7 @@ def cce_core(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothin
     ax = normalize_axis(axis, yp.ndim)
     yt = _targets(y_true, name)
     check_same_shape(yt, yp)
-    ls = _check_smoothing(label_smoothing)
+    ls = _smoothing_value(label_smoothing, name)
     classes = _smoothing_classes(prof, yt, yp, ax) if ls else 1
     x2, t2 = _rows(yp, ax), _rows(yt, ax)
     if yp.shape[ax] == 0:
@@ -151,7 +151,7 @@ def bce_core(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothin
     ax = normalize_axis(axis, yp.ndim)
     yt = _targets(y_true, name)
     check_same_shape(yt, yp)
-    ls = _check_smoothing(label_smoothing)
+    ls = _smoothing_value(label_smoothing, name)
     lo, hi = P.clip_bounds(prof.epsilon, name)
     vals = binary_loss(_rows(yp, ax), _rows(yt, ax), bool(from_logits), lo, hi,
                        prof.bce_probabilities, prof.bce_logits, ls)
@@ -166,6 +166,12 @@ def _check_smoothing(label_smoothing: Any) -> float:
     if not 0.0 <= ls <= 1.0:
         raise ValueError(f"label_smoothing: expected a value in [0, 1], got {label_smoothing!r}")
     return ls
+
+
+def _smoothing_value(label_smoothing: Any, name: str) -> float:
+    """The checked smoothing factor rounded to dtype ``name`` (Keras multiplies y_true by it in that dtype)."""
+    ls = _check_smoothing(label_smoothing)
+    return float(P.round_to(np.float64(ls), name)) if ls else 0.0
 
 
 def _finish(res: CoreResult) -> np.ndarray:

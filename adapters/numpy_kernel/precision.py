@@ -85,7 +85,8 @@ def round_to(x: np.ndarray, name: str) -> np.ndarray:
     if name == "bfloat16":
         return round_to_bfloat16(np.asarray(x, dtype=np.float32))
     if name == "float16":
-        return np.asarray(x, dtype=np.float16).astype(np.float32)
+        with np.errstate(over="ignore"):  # overflow to inf is the float16 value
+            return np.asarray(x, dtype=np.float16).astype(np.float32)
     return np.asarray(x, dtype=compute_dtype(name))
 
 
@@ -103,11 +104,13 @@ def cast_to(x: Any, name: str) -> np.ndarray:
     if name == "float64":
         return a.astype(np.float64, copy=False)
     if name == "float32":
-        return a.astype(np.float32, copy=False)
+        with np.errstate(over="ignore"):  # float64 data beyond float32's range becomes inf
+            return a.astype(np.float32, copy=False)
     if name == "float16":
         if a.dtype == np.float16:
             return a.astype(np.float32)
-        return a.astype(np.float16).astype(np.float32)
+        with np.errstate(over="ignore"):  # data beyond 65504 becomes inf, as in float16
+            return a.astype(np.float16).astype(np.float32)
     # bfloat16: round once from the input's own precision (float64 -> float32
     # could double-round; bfloat16 ties from float64 data are accepted as such).
     return round_to_bfloat16(a.astype(np.float32, copy=False))
@@ -143,9 +146,13 @@ def storage_result(values: np.ndarray, name: str, as_ml_dtypes: bool = False) ->
     if name == "float64":
         return np.asarray(values, dtype=np.float64)
     if name == "float32":
-        return np.asarray(values, dtype=np.float32)
+        with np.errstate(over="ignore"):  # a float64 sum beyond float32's range is inf in float32
+            return np.asarray(values, dtype=np.float32)
     if name == "float16":
-        return np.asarray(values, dtype=np.float16)
+        # A loss above 65504 overflows float16 to inf: that inf is the specified
+        # result (Keras computes in float16), not a condition to warn about.
+        with np.errstate(over="ignore"):
+            return np.asarray(values, dtype=np.float16)
     out = round_to_bfloat16(np.asarray(values, dtype=np.float32))
     if as_ml_dtypes and _BF16 is not None:
         return out.astype(_BF16)
