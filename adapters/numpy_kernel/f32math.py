@@ -71,7 +71,9 @@ def exp_neg(a: np.ndarray) -> np.ndarray:
     r -= k * LN2_LO
     r *= -_LOG2E
     out = np.exp2(r, out=r)
-    return np.ldexp(out, -k.astype(np.int32))
+    with np.errstate(invalid="ignore"):  # NaN -> int: any k will do, exp2 already gave NaN
+        ki = k.astype(np.int32)
+    return np.ldexp(out, -ki)
 
 
 def two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
