@@ -13,12 +13,16 @@ in float32 into a per-thread scratch buffer (no shift by the row max: one
 pass fewer), the row sums S in float32 (pairwise summation), then one value
 per row in float64: ``log(S) - x_y`` (dense: ``sum(t) log(S) - sum(t x)``).
 That is accurate for losses >= ``REFINE_BELOW``, whose ULP is coarse enough
-to absorb NumPy's float32 ``exp`` error (measured up to 2.2 ULP). A row is
+to absorb NumPy's float32 ``exp`` error (measured up to 2.45 ULP for positive and
+2.54 ULP for negative arguments; too much for a 2-ULP budget wherever
+one term dominates a small loss). A row is
 recomputed by the float64 row formula above (only that row, never the whole
 input) when its fast loss is below ``REFINE_BELOW`` (small losses need the
 split-off argmax for relative accuracy), or when S overflowed (a logit above
 88.7), underflowed (S < 2**-60) or is NaN. float64 cases always use the
-float64 row formula.
+float64 row formula. The refinement stays in float64 because the float32
+alternative (``f32math.exp_neg`` of ``m - x_j``) would need ``m - x_j``
+exact, which float32 does not guarantee for logits of different binades.
 """
 
 from __future__ import annotations
