@@ -276,3 +276,32 @@ def test_metric_accumulates_across_batches():
     b = km.BinaryCrossentropy()
     b.update_state([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]])
     close(b.result(), 0.81492445, rel=1e-6)
+
+
+# --- profile corners found by running every profile over the spec ----------------------------
+
+def test_one_hot_product_profiles_turn_nonfinite_logits_into_nan():
+    """jax and numpy backends take -sum(one_hot * log_softmax): 0 * -inf is NaN; TF/torch pick."""
+    x = np.array([[-np.inf, 0.0, 0.0]], dtype=np.float32)
+    picked = nk.sparse_categorical_crossentropy([1], x, from_logits=True, profile="keras3")
+    assert picked[0] == np.float32(np.log(2.0))
+    for profile in ("keras3-jax", "keras3-numpy"):
+        got = nk.sparse_categorical_crossentropy([1], x, from_logits=True, profile=profile)
+        assert np.isnan(got[0]), profile
+
+
+def test_nan_label_counts_as_negative_under_zero_if_negative():
+    p = np.array([[0.2, 0.3, 0.5]], dtype=np.float32)
+    got = nk.sparse_categorical_crossentropy(np.array([np.nan], dtype=np.float32), p, profile="keras3-numpy")
+    assert got[0] == 0.0
+    with pytest.raises(ValueError, match="out of range"):
+        nk.sparse_categorical_crossentropy(np.array([np.nan], dtype=np.float32), p, profile="keras3")
+
+
+def test_tf_keras_cannot_squeeze_a_weight_axis_larger_than_one():
+    bce = nk.BinaryCrossentropy(profile="tf-keras")
+    y = np.array([1, 0, 1, 0], dtype=np.float32)
+    p = np.array([0.9, 0.2, 0.7, 0.4], dtype=np.float32)
+    with pytest.raises(ValueError, match="cannot be squeezed"):
+        bce(y, p, sample_weight=np.array([1, 0, 0, 0], dtype=np.float32))
+    assert np.isfinite(nk.BinaryCrossentropy()(y, p, sample_weight=np.array([1, 0, 0, 0], dtype=np.float32)))

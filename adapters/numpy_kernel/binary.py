@@ -74,7 +74,9 @@ def _terms64(t: np.ndarray, p: np.ndarray, from_logits: bool, lo: float, hi: flo
         return np.maximum(p, 0.0) - t * p + np.log1p(np.exp(-np.abs(p)))
     q = np.clip(p, lo, hi)
     if double_eps:
-        return -(t * np.log(q + lo) + (1.0 - t) * np.log1p(lo - q))
+        # (1 - q) first: exact for q >= 1/2 (Sterbenz), where log1p(eps - q) would
+        # round eps - q near -1 and magnify that error by 1 / (1 - q + eps).
+        return -(t * np.log(q + lo) + (1.0 - t) * np.log((1.0 - q) + lo))
     return -(t * np.log(q) + (1.0 - t) * np.log1p(-q))
 
 

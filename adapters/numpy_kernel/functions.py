@@ -108,6 +108,13 @@ def scce_core(y_true: Any, y_pred: Any, from_logits: bool = False, ignore_class:
     drop = zeroed if valid is None else (zeroed | ~valid)
     if drop.any():
         vals = np.where(drop, 0.0, vals)
+    if from_logits and prof.scce_logits_label == "one_hot_product":
+        # -sum(one_hot * log_softmax): a non-finite logit makes some log_softmax entry
+        # +-inf or NaN, and 0 * inf is NaN, even for an all-zero (out-of-range) one-hot.
+        nonfinite = ~np.isfinite(x2).all(axis=1).reshape(expected)
+        hit = nonfinite if valid is None else nonfinite & valid
+        if hit.any():
+            vals = np.where(hit, np.nan, vals)
     return CoreResult(vals, valid, name, is_ml)
 
 

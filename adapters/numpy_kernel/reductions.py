@@ -62,7 +62,11 @@ def _tf_keras_adjust(values: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray
         return values, weight
     if weight.ndim == values.ndim - 1:
         return values, weight[..., None]
-    if weight.ndim == values.ndim + 1 and weight.shape[-1] == 1:
+    if weight.ndim == values.ndim + 1:
+        # tf.squeeze(weight, [-1]) fails unless that axis has size 1.
+        if weight.shape[-1] != 1:
+            raise ValueError(f"sample_weight.shape={weight.shape} has one axis more than the losses "
+                             f"{values.shape} and its last axis is not 1: it cannot be squeezed")
         return values, weight[..., 0]
     return values, weight
 

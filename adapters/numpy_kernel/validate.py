@@ -53,7 +53,8 @@ def sparse_labels(y_true: np.ndarray, classes: int, valid: np.ndarray | None,
     if y.dtype.kind == "f" or y.dtype.kind not in "iub":
         yf = y.astype(np.float64)
         finite = np.isfinite(yf)
-        lab = np.where(finite, np.trunc(np.where(finite, yf, 0.0)), -1.0)
+        # NaN and -inf labels count as negative (out of range below), +inf as too large.
+        lab = np.where(finite, np.trunc(np.where(finite, yf, 0.0)), np.where(yf == np.inf, 2.0**62, -1.0))
         lab = np.clip(lab, -2.0**62, 2.0**62).astype(np.int64)
         nonfinite = ~finite
     else:
@@ -67,7 +68,7 @@ def sparse_labels(y_true: np.ndarray, classes: int, valid: np.ndarray | None,
         if out_of_range == "zero":
             allowed = bad
         elif out_of_range == "zero_if_negative":
-            allowed = bad & (lab < 0) & ~nonfinite
+            allowed = bad & (lab < 0)
         elif out_of_range == "zero_if_minus_100":
             allowed = bad & (lab == -100) & ~nonfinite
         elif out_of_range == "error":
