@@ -416,7 +416,9 @@ def build_report(st: RunState) -> dict:
         adapters[st.names[spec]] = {
             "name": st.names[spec], "wraps": str(d.get("wraps", getattr(a, "wraps", "?"))),
             "version": str(d.get("version", getattr(a, "version", "?"))),
-            "profile": str(st.profile_of(spec)),
+            # The profile the adapter declares; the profile each case was judged under
+            # is in its verdict (and in run.profile when --profile was given).
+            "profile": str(d.get("profile", getattr(a, "profile", st.profile_of(spec)))),
             "frameworks": {str(k): str(v) for k, v in (d.get("frameworks") or {}).items()},
         }
     args = [str(a) for a in st.config.invocation_params.args]
@@ -454,7 +456,8 @@ def format_summary(report: dict) -> str:
     cols = ("passed", "failed", "skipped", "xfailed", "xpassed", "error", "crashed", "timeout")
     rows = [("adapter", "profile", *cols)]
     for name, counts in report["summary"].items():
-        prof = report["adapters"].get(name, {}).get("profile", "")
+        judged = sorted({v["profile"] for v in report["verdicts"] if v["adapter"] == name})
+        prof = ",".join(judged) or report["adapters"].get(name, {}).get("profile", "")
         rows.append((name, prof, *(str(counts.get(c, 0)) for c in cols)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
