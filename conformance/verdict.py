@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from xentspec.spec.floats import get_format, ulp
+from xentspec.spec.floats import get_format, json_number, ulp
 
 from .budget import budget_rule, element_budget
 from .isolation import Outcome
@@ -34,15 +34,6 @@ __all__ = ["judge", "skeleton", "MAX_ELEMENTS", "json_number"]
 
 MAX_ELEMENTS = 64  # elements kept per verdict (the worst ones) when an output is larger
 
-
-def json_number(x: float) -> float | str:
-    """A float for JSON: NaN and infinities as the strings "nan", "inf", "-inf"."""
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
 
 
 def _finite_or_none(x: float | None) -> float | None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from xentspec.spec.case import Case, Inputs, Step
-from xentspec.spec.floats import get_format, round_fraction, to_hex
+from xentspec.spec.floats import get_format, json_number, round_fraction, to_hex
 from xentspec.spec.loader import compute_dtype
 from xentspec.spec.profiles import get_profile
 
@@ -40,14 +40,6 @@ def _nested(a: Any, f: Any) -> Any:
         return f(a[()])
     return [_nested(a[i], f) for i in range(a.shape[0])]
 
-
-def _json_float(x: float) -> Any:
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
 
 
 @dataclass(frozen=True)
@@ -79,9 +71,9 @@ class Truth:
         if self.value is None:
             value = exact = scale = None
         else:
-            value = _nested(self.value, _json_float)
+            value = _nested(self.value, json_number)
             exact = _nested(self.exact, str)
-            scale = _nested(self.scale, _json_float)
+            scale = _nested(self.scale, json_number)
         return {"id": self.case_id, "profile": self.profile, "dtype": self.dtype, "value": value,
                 "hex": self.hex(), "exact": exact, "error": self.error, "scale": scale}
 

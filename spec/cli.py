@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .case import Case
+from .floats import json_number
 from .loader import load_cases
 
 __all__ = ["add_arguments", "run", "case_summary", "case_to_json"]
@@ -37,15 +38,8 @@ def _array(a: np.ndarray | None) -> Any:
     if a is None:
         return None
     return [_array(x) for x in a] if a.ndim else (
-        int(a) if np.issubdtype(a.dtype, np.integer) else _num(float(a)))
+        int(a) if np.issubdtype(a.dtype, np.integer) else json_number(float(a)))
 
-
-def _num(x: float) -> Any:
-    if x != x:
-        return "nan"
-    if x in (float("inf"), float("-inf")):
-        return "inf" if x > 0 else "-inf"
-    return x
 
 
 def case_summary(case: Case) -> dict[str, Any]:

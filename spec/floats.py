@@ -22,6 +22,7 @@ __all__ = [
     "round_dyadic",
     "parse_number",
     "to_hex",
+    "json_number",
     "ulp",
     "ulp_distance",
 ]
@@ -162,6 +163,16 @@ def to_hex(x: float) -> str:
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
     return float.hex(float(x))
+
+
+def json_number(x: float) -> float | str:
+    """A float as JSON holds it: NaN and infinities as the strings "nan", "inf", "-inf"."""
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
 
 
 def ulp(x: float, fmt: Format) -> float:

@@ -105,37 +105,30 @@ class SparseCategoricalCrossentropy(Loss):
         return {"from_logits": self.from_logits, "ignore_class": self.ignore_class, "axis": self.axis}
 
 
-class CategoricalCrossentropy(Loss):
+class _SmoothedLoss(Loss):
+    """Shared constructor of the dense losses: from_logits, label_smoothing, axis."""
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction: str | None = "default", name: str | None = None,
+                 dtype: str | None = None, *, profile: str | Profile = "keras3") -> None:
+        super().__init__(reduction, name, dtype, profile=profile)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = float(label_smoothing)
+        self.axis = axis
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class CategoricalCrossentropy(_SmoothedLoss):
     """Keras 3 ``CategoricalCrossentropy``: one-hot or soft targets, optional label smoothing."""
 
     _default_name = "categorical_crossentropy"
     _core = staticmethod(cce_core)
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
-                 reduction: str | None = "default", name: str | None = None,
-                 dtype: str | None = None, *, profile: str | Profile = "keras3") -> None:
-        super().__init__(reduction, name, dtype, profile=profile)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = float(label_smoothing)
-        self.axis = axis
 
-    def _kwargs(self) -> dict[str, Any]:
-        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "axis": self.axis}
-
-
-class BinaryCrossentropy(Loss):
+class BinaryCrossentropy(_SmoothedLoss):
     """Keras 3 ``BinaryCrossentropy``: per-element BCE averaged over ``axis``, then reduced."""
 
     _default_name = "binary_crossentropy"
     _core = staticmethod(bce_core)
-
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
-                 reduction: str | None = "default", name: str | None = None,
-                 dtype: str | None = None, *, profile: str | Profile = "keras3") -> None:
-        super().__init__(reduction, name, dtype, profile=profile)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = float(label_smoothing)
-        self.axis = axis
-
-    def _kwargs(self) -> dict[str, Any]:
-        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "axis": self.axis}
