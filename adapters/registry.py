@@ -32,6 +32,10 @@ ENTRY_POINT_GROUP = "xentspec.adapters"
 # name -> "module:attr" of the adapters that ship with xentspec
 BUILTIN_ADAPTERS: dict[str, str] = {
     "numpy": "xentspec.adapters.numpy_adapter:NumpyAdapter",
+    # Real Keras 3, one backend per worker process (the keras / jax / torch extras).
+    "keras3-jax": "xentspec.adapters.keras3_adapter:Keras3JaxAdapter",
+    "keras3-numpy": "xentspec.adapters.keras3_adapter:Keras3NumpyAdapter",
+    "keras3-torch": "xentspec.adapters.keras3_adapter:Keras3TorchAdapter",
 }
 
 
