@@ -186,13 +186,28 @@ def truth(case: Case, profile: str = "keras3", *, engine: str = "mpmath", cache:
         hit = _cache.load(key)
         if hit is not None:
             try:
-                return Truth.from_json(hit["truth"])
+                return _reshaped(Truth.from_json(hit["truth"]), hit.get("shape"))
             except (KeyError, TypeError, ValueError):
                 pass
     result = _compute(case, profile, dtype, engine, use_fast, fast)
     if cache and key is not None:
-        _cache.store(key, {"truth": result.to_json()})
+        shape = None if result.value is None else list(result.value.shape)
+        _cache.store(key, {"truth": result.to_json(), "shape": shape})
     return result
+
+
+def _reshaped(t: Truth, shape: Any) -> Truth:
+    """A cached Truth with the shape stored beside it: nested JSON lists lose the shape of an
+    empty result of rank >= 2 ((0, 2) reads back as (0,)). Entries without a shape are
+    recomputed when their value is empty (ValueError)."""
+    if t.value is None:
+        return t
+    if shape is None:
+        if t.value.size == 0:
+            raise ValueError("cached empty result without its shape")
+        return t
+    shape = tuple(int(n) for n in shape)
+    return replace(t, value=t.value.reshape(shape), exact=t.exact.reshape(shape), scale=t.scale.reshape(shape))
 
 
 def _compute(case: Case, profile: str, dtype: str, engine: str, use_fast: bool, use_filter: bool) -> Truth:
