@@ -32,7 +32,7 @@ def _per_sample_mean(v: np.ndarray) -> np.ndarray:
     if v.ndim <= 1:
         return v
     B = v.shape[0]
-    flat = v.reshape(B, -1)
+    flat = v.reshape(B, math.prod(v.shape[1:]))  # not -1: B may be 0
     n = flat.shape[1]
     out = np.empty(B, dtype=object)
     for i in range(B):
@@ -45,7 +45,7 @@ def _mean_trailing(v: np.ndarray, keep: int) -> np.ndarray:
     if v.ndim <= keep:
         return v
     lead = v.shape[:keep]
-    flat = v.reshape(lead + (-1,))
+    flat = v.reshape(lead + (math.prod(v.shape[keep:]),))  # not -1: lead may hold 0
     n = flat.shape[-1]
     out = np.empty(lead, dtype=object)
     for idx in np.ndindex(lead):
@@ -56,7 +56,7 @@ def _mean_trailing(v: np.ndarray, keep: int) -> np.ndarray:
 def _coef_mean(w: np.ndarray) -> np.ndarray:
     """Per-sample mean of an exact weight array (rank > 1)."""
     B = w.shape[0]
-    flat = w.reshape(B, -1)
+    flat = w.reshape(B, math.prod(w.shape[1:]))  # not -1: B may be 0
     n = flat.shape[1]
     return np.array([sum(flat[i], Fraction(0)) / n if all(isinstance(x, Fraction) for x in flat[i])
                      else math.nan for i in range(B)], dtype=object)
