@@ -49,7 +49,8 @@ def _mean_trailing(v: np.ndarray, keep: int) -> np.ndarray:
     n = flat.shape[-1]
     out = np.empty(lead, dtype=object)
     for idx in np.ndindex(lead):
-        out[idx] = combine([(Fraction(1, n), e) for e in flat[idx]])
+        # The mean of nothing is 0/0 = NaN (ops.mean of an empty axis), as in _per_sample_mean.
+        out[idx] = combine([(Fraction(1, n), e) for e in flat[idx]]) if n else combine([(math.nan, const(0))])
     return out
 
 
