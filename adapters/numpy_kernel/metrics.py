@@ -21,7 +21,7 @@ from xentspec.spec.profiles import Profile
 
 from . import precision as P
 from .functions import CoreResult, bce_core, cce_core, scce_core
-from .reductions import squeeze_or_expand_to_same_rank
+from .reductions import _tf_keras_adjust, squeeze_or_expand_to_same_rank
 from .validate import resolve_profile
 
 __all__ = ["SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy"]
@@ -97,8 +97,8 @@ class _MeanMetric:
         if mask is not None:
             w = mask.astype(np.float64)
         if sw is not None:
-            if sw.ndim == v.ndim - 1 and sw.ndim > 0:
-                sw = sw[..., None]
+            # tf-keras squeeze_or_expand_dimensions: expand a rank-(r-1) weight, squeeze a (B, ..., 1) one.
+            _, sw = _tf_keras_adjust(v, sw)
             w = sw if w is None else w * sw
         if w is None:
             self.total += float(np.sum(v))
