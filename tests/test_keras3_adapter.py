@@ -4,7 +4,7 @@ Each backend's cases run in the protocol's worker subprocess (``Worker``), as
 ``xentspec run`` does, because Keras binds one backend per process. Tests of a
 backend skip when keras or that backend is not installed:
 
-    pip install "xentspec[keras,jax]"     # keras3-jax and keras3-numpy
+    pip install "xentspec[keras,jax]"     # keras3-jax (keras3-numpy needs only the keras extra)
     pip install "xentspec[keras,torch]"   # keras3-torch
 
 A worker's first case imports Keras (about 1-3 s); the rest take milliseconds.
@@ -25,7 +25,7 @@ from xentspec.conformance.verdict import judge
 from xentspec.spec.case import Case, Inputs, Step
 
 BACKEND_MODULE = {"jax": "jax", "numpy": "numpy", "torch": "torch"}
-INSTALL = {"jax": 'pip install "xentspec[keras,jax]"', "numpy": 'pip install "xentspec[keras,jax]"',
+INSTALL = {"jax": 'pip install "xentspec[keras,jax]"', "numpy": 'pip install "xentspec[keras]"',
            "torch": 'pip install "xentspec[keras,torch]"'}
 
 
