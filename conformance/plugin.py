@@ -32,6 +32,7 @@ __all__ = ["CaseRun", "RunState", "XentspecWarning", "build_report", "format_sum
 OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed", "error", "crashed", "timeout")
 TEST_FUNCTION = "test_case"
 PARAM = "xentspec_case"
+PROPERTY_PARAM = "xentspec_property"  # the parameter of the property tests (a CaseRun subclass)
 
 
 class XentspecWarning(pytest.PytestWarning):
@@ -66,6 +67,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="per-case timeout in a worker subprocess (default: the adapter's, 60 s)")
     g.addoption("--xentspec-seed", type=int, default=0, metavar="N",
                 help="seed recorded in the report (case generators carry their own seeds)")
+    # Property tests (conformance/test_properties.py, docs/properties.md): hypothesis settings profile.
+    g.addoption("--xentspec-hypothesis-profile", default=None, metavar="NAME",
+                help="hypothesis settings profile of the property tests: default, ci, thorough "
+                     "(or any registered profile; env XENTSPEC_HYPOTHESIS_PROFILE)")
 
 
 # --------------------------------------------------------------------------- state
@@ -333,8 +338,18 @@ def _caserun(item: pytest.Item) -> CaseRun | None:
     cs = getattr(item, "callspec", None)
     if cs is None:
         return None
-    p = cs.params.get(PARAM)
+    p = cs.params.get(PARAM, cs.params.get(PROPERTY_PARAM))  # property tests report like cases
     return p if isinstance(p, CaseRun) else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--no-builtin`` deselects the property tests too: like the built-in cases, they are built-in content."""
+    if not config.getoption("no_builtin"):
+        return
+    drop = [i for i in items if PROPERTY_PARAM in getattr(i, "fixturenames", ())]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = [i for i in items if PROPERTY_PARAM not in getattr(i, "fixturenames", ())]
 
 
 @pytest.hookimpl(hookwrapper=True)
