@@ -235,6 +235,13 @@ def _bce_sigmoid_then_clip(x: float, t: Fraction, bounds: Bounds) -> Elem:
     # Decide with a float margin; the thresholds are transcendental, ties are impossible, and a
     # near-tie is settled by the engine below.
     exact_e = _softplus_pair(x, t)
+    # The specified algorithm stores q = sigmoid(x) in the compute dtype before log(1 - q): a
+    # relative error d in q moves -log(1 - q) by d * q / (1 - q) = d * e^x (and -log q by d).
+    # That conditioning belongs in the scale, so the budget reflects what any float evaluation
+    # of this formula can achieve (|x| is below the clip thresholds here, e^x cannot overflow).
+    if lo_thr < x < hi_thr:
+        amplified = float(1 - t) * math.exp(x) + float(t)
+        exact_e = Elem(fn=exact_e.fn, scale=exact_e.scale + amplified)
     lo_e = _bce_prob_terms(t, bounds.eps, bounds, False)
     hi_e = _bce_prob_terms(t, bounds.upper, bounds, False) if bounds.upper < 1 else None
     if x < lo_thr - 1e-6:
@@ -269,13 +276,16 @@ class LabelPolicy:
 
     def __init__(self, profile: Profile) -> None:
         self.policy = profile.out_of_range_label
+        self.nan_is_zero = profile.nan_label == "class_zero"
 
     def index(self, y: float | int, K: int) -> int | None:
         """The class index of label y, None for "loss is 0"; raises RefError(invalid_label)."""
         if isinstance(y, float):
             if math.isnan(y):
-                # Truncating NaN to an integer is undefined; the reference treats it as an
-                # out-of-range label (error profiles raise; numpy-style casts give INT_MIN < 0).
+                # Truncating NaN to an integer is undefined: XLA gives 0 (nan_label: class_zero);
+                # otherwise it is an out-of-range label (CPU casts give INT_MIN < 0).
+                if self.nan_is_zero:
+                    return 0 if K > 0 else self._out(0, K)
                 return self._out(-1, K, nan=True)
             if math.isinf(y):
                 return self._out(-1 if y < 0 else K, K)
@@ -356,6 +366,13 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
         raise RefError("invalid_argument", "only axis=-1 is supported by this backend")
     if y_true.ndim == y_pred.ndim and y_true.shape[ax] == 1:
         y_true = np.squeeze(y_true, axis=ax)
+    if profile.scce_axis == "labels_checked_as_last":
+        # The backend squeezes a trailing size-1 label axis and compares the labels with
+        # y_pred.shape[:-1] whatever the axis; past that check the axis is honoured.
+        checked = y_true.shape[:-1] if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1 else y_true.shape
+        if checked != y_pred.shape[:-1]:
+            raise RefError("invalid_shape", f"labels {list(y_true.shape)} vs predictions "
+                                            f"{list(y_pred.shape)}[:-1] (checked as if axis were -1)")
     pred = np.moveaxis(y_pred, ax, -1)
     if y_true.shape != pred.shape[:-1]:
         raise RefError("invalid_shape", f"labels {list(y_true.shape)} vs predictions {list(y_pred.shape)}")

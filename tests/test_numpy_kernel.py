@@ -305,3 +305,24 @@ def test_tf_keras_cannot_squeeze_a_weight_axis_larger_than_one():
     with pytest.raises(ValueError, match="cannot be squeezed"):
         bce(y, p, sample_weight=np.array([1, 0, 0, 0], dtype=np.float32))
     assert np.isfinite(nk.BinaryCrossentropy()(y, p, sample_weight=np.array([1, 0, 0, 0], dtype=np.float32)))
+
+
+def test_jax_and_numpy_profiles_check_labels_against_the_leading_shape():
+    """scce_axis labels_checked_as_last: a square y_pred honours axis=1, another shape is a shape error."""
+    square = np.array([[[0.6, 0.2], [0.4, 0.8]], [[0.1, 0.5], [0.9, 0.5]]], dtype=np.float32)
+    labels = np.array([[0, 1], [1, 0]])
+    want = nk.sparse_categorical_crossentropy(labels, square, axis=1)
+    for profile in ("keras3-jax", "keras3-numpy"):
+        got = nk.sparse_categorical_crossentropy(labels, square, axis=1, profile=profile)
+        assert np.array_equal(got, want), profile
+        tall = np.concatenate([square, square[:, :1]], axis=1)  # (2, 3, 2): classes on axis 1
+        with pytest.raises(ValueError, match=r"shape\[:-1\]"):
+            nk.sparse_categorical_crossentropy(labels, tall, axis=1, profile=profile)
+    with pytest.raises(ValueError, match="axis"):
+        nk.sparse_categorical_crossentropy(labels, square, axis=1, profile="keras3-tensorflow")
+
+
+def test_nan_label_is_class_zero_under_jax():
+    p = np.array([[0.2, 0.5, 0.3]], dtype=np.float32)
+    got = nk.sparse_categorical_crossentropy(np.array([np.nan], dtype=np.float32), p, profile="keras3-jax")
+    assert got[0] == nk.sparse_categorical_crossentropy([0], p, profile="keras3-jax")[0]

@@ -99,7 +99,19 @@ def test_errors_by_profile():
     neg = mk(form="function", params={"from_logits": True}, y_true=[-100], y_pred=[[1.0, 2.0]])
     assert T(neg, "keras3-torch").value[0] == 0.0 and T(neg, "keras3-numpy").value[0] == 0.0
     axis = mk(form="function", params={"from_logits": True, "axis": 0}, y_true=[0, 1], y_pred=[[1.0, 2.0], [3.0, 4.0]])
-    assert T(axis, "keras3-jax").error == "invalid_argument" and T(axis).error is None
+    assert T(axis, "keras3-tensorflow").error == "invalid_argument" and T(axis).error is None
+    # jax/numpy check the labels against y_pred.shape[:-1]: a square y_pred passes and the
+    # axis is honoured, a non-square one is a shape error.
+    assert T(axis, "keras3-jax").error is None
+    assert list(T(axis, "keras3-jax").value) == list(T(axis).value)
+    tall = mk(form="function", params={"from_logits": True, "axis": 0}, y_true=[0, 1],
+              y_pred=[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    assert T(tall, "keras3-jax").error == "invalid_shape" and T(tall).error is None
+    nan = mk(form="function", label_dtype="float32", params={"from_logits": True}, y_true=[float("nan")],
+             y_pred=[[1.0, 2.0]])
+    assert T(nan, "keras3-jax").value[0] == T(mk(form="function", params={"from_logits": True}, y_true=[0],
+                                                 y_pred=[[1.0, 2.0]]), "keras3-jax").value[0]
+    assert T(nan).error == "invalid_label" and T(nan, "keras3-numpy").value[0] == 0.0
     red = mk(params={"reduction": "mean_with_sample_weight"}, y_true=[0], y_pred=[[0.5, 0.5]])
     assert T(red, "tf-keras").error == "invalid_argument" and T(red).error is None
     ig = mk(params={"ignore_class": 0}, y_true=[0, 1], y_pred=[[0.5, 0.5], [0.5, 0.5]])

@@ -84,6 +84,12 @@ def scce_core(y_true: Any, y_pred: Any, from_logits: bool = False, ignore_class:
     yt = np.asarray(y_true)
     if yt.ndim == yp.ndim and yt.shape[ax] == 1:
         yt = np.squeeze(yt, axis=ax)
+    if prof.scce_axis == "labels_checked_as_last":
+        # Keras's jax/numpy backends compare the labels with y_pred.shape[:-1] whatever the axis.
+        checked = yt.shape[:-1] if yt.ndim == yp.ndim and yt.shape[-1] == 1 else yt.shape
+        if checked != yp.shape[:-1]:
+            raise ValueError(f"y_true.shape={yt.shape} is incompatible with y_pred.shape={yp.shape}: "
+                             f"profile {prof.name!r} checks labels against y_pred.shape[:-1] for any axis")
     expected = yp.shape[:ax] + yp.shape[ax + 1:]
     if yt.shape != expected:
         raise ValueError(f"y_true.shape={yt.shape} is incompatible with y_pred.shape={yp.shape} "
@@ -96,7 +102,7 @@ def scce_core(y_true: Any, y_pred: Any, from_logits: bool = False, ignore_class:
         if not prof.ignore_class:
             raise ValueError(f"ignore_class: not supported by profile {prof.name!r}")
         valid = yt.astype(np.float64) != float(ignore_class)
-    labels, zeroed = sparse_labels(yt, classes, valid, prof.out_of_range_label)
+    labels, zeroed = sparse_labels(yt, classes, valid, prof.out_of_range_label, prof.nan_label)
     x2 = _rows(yp, ax)
     flat = labels.reshape(-1)
     if from_logits:

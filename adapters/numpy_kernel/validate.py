@@ -41,20 +41,26 @@ def check_same_shape(y_true: np.ndarray, y_pred: np.ndarray) -> None:
 
 
 def sparse_labels(y_true: np.ndarray, classes: int, valid: np.ndarray | None,
-                  out_of_range: str) -> tuple[np.ndarray, np.ndarray]:
+                  out_of_range: str, nan_label: str = "out_of_range") -> tuple[np.ndarray, np.ndarray]:
     """Integer class indices (truncated toward zero) and a mask of entries whose loss is forced to 0.
 
     Ignored entries (``valid`` False) get index 0 and are not checked. Out-of-range
     labels follow the profile choice ``out_of_range_label``: error raises a
     ValueError naming the first offending position and its value; zero,
     zero_if_negative and zero_if_minus_100 turn the named labels into a 0 loss.
+    ``nan_label`` class_zero takes a NaN label as class 0 (XLA's float-to-int cast).
     """
     y = np.asarray(y_true)
     if y.dtype.kind == "f" or y.dtype.kind not in "iub":
         yf = y.astype(np.float64)
         finite = np.isfinite(yf)
-        # NaN and -inf labels count as negative (out of range below), +inf as too large.
-        lab = np.where(finite, np.trunc(np.where(finite, yf, 0.0)), np.where(yf == np.inf, 2.0**62, -1.0))
+        # NaN and -inf labels count as negative (out of range below), +inf as too large;
+        # under nan_label class_zero a NaN is class 0.
+        nan_value = 0.0 if nan_label == "class_zero" else -1.0
+        lab = np.where(finite, np.trunc(np.where(finite, yf, 0.0)),
+                       np.where(yf == np.inf, 2.0**62, np.where(np.isnan(yf), nan_value, -1.0)))
+        if nan_label == "class_zero":
+            finite = finite | np.isnan(yf)
         lab = np.clip(lab, -2.0**62, 2.0**62).astype(np.int64)
         nonfinite = ~finite
     else:
