@@ -28,7 +28,7 @@ from .semantics import RefError, check_arguments, clip_bounds, loss_function
 
 __all__ = ["Truth", "truth", "REFERENCE_VERSION", "FAST_MIN_ELEMENTS", "DIGITS_MAX_ELEMENTS"]
 
-REFERENCE_VERSION = "1.0.0"
+REFERENCE_VERSION = "1.1.0"  # bump on any change of computed values: it keys the disk cache
 FAST_MIN_ELEMENTS = 4096      # float32 cases with at least this many y_pred entries may take the fast path
 DIGITS_MAX_ELEMENTS = 20000   # above this many loss elements, exact strings carry the certified digits only
 
@@ -124,6 +124,29 @@ def _class_inputs(inp: Inputs, dtype: str, case: Case) -> Inputs:
     return Inputs(y_true=yt, y_pred=_round_array(inp.y_pred, dtype), sample_weight=sw)
 
 
+def _match_ranks(inp: Inputs) -> Inputs:
+    """The loss class's first step: squeeze or expand y_true / y_pred to the same rank.
+
+    Keras 3 ``LossFunctionWrapper.call`` (``squeeze_or_expand_to_same_rank``; tf-keras's
+    ``squeeze_or_expand_dimensions`` acts alike here): when the ranks differ by one and
+    the larger tensor's last axis has size 1, a rank-1 smaller tensor gains a trailing
+    axis, otherwise the larger one loses its last axis.
+    """
+    t, p = inp.y_true, inp.y_pred
+    if abs(t.ndim - p.ndim) != 1:
+        return inp
+    big_is_pred = p.ndim > t.ndim
+    big, small = (p, t) if big_is_pred else (t, p)
+    if big.shape[-1] != 1:
+        return inp
+    if small.ndim == 1:
+        small = small[..., None]
+    else:
+        big = big[..., 0]
+    t, p = (small, big) if big_is_pred else (big, small)
+    return replace(inp, y_true=t, y_pred=p)
+
+
 def _elements(case: Case, profile_name: str, dtype: str) -> np.ndarray | None:
     """The exact outputs of the case (object array of Elem), or None for an input-less config."""
     prof = get_profile(profile_name)
@@ -143,7 +166,7 @@ def _elements(case: Case, profile_name: str, dtype: str) -> np.ndarray | None:
         return values
     if form == "loss":
         reduction = resolve_reduction(case, prof)
-        inp = _class_inputs(case.inputs, dtype, case)
+        inp = _match_ranks(_class_inputs(case.inputs, dtype, case))
         values, mask = loss_function(case, inp, prof, dtype, cast_labels=True)
         return reduce_loss(values, mask, inp.sample_weight, reduction, prof, clip_bounds(dtype, prof).eps)
     if form == "metric":
