@@ -337,6 +337,15 @@ def test_compare_classifies_regressions_improvements_and_changes():
     assert ("grew_a_little", "ulp_grew") in kinds(strict.regressions)
 
 
+def test_compare_judges_property_verdicts_by_outcome_only():
+    """Hypothesis draws other examples after unrelated edits: a property's worst ULP may move."""
+    base = make_report([verdict("property/matches-reference/scce", ulp=0.5),
+                        verdict("property/logit-shift-invariance", ulp=0.5)])
+    new = make_report([verdict("property/matches-reference/scce", ulp=3.0),
+                       verdict("property/logit-shift-invariance", outcome="failed", ulp=9.0)])
+    assert kinds(compare_reports(base, new).regressions) == [("property/logit-shift-invariance", "broke")]
+
+
 def test_compare_flags_a_margin_that_went_negative():
     base = make_report([verdict("c", outcome="failed", ulp=3.0, budget=4.0, got_error=None)])
     new = make_report([verdict("c", outcome="failed", ulp=3.5, budget=3.0)])
