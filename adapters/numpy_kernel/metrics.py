@@ -13,6 +13,8 @@ Profile choice ``metric_counts_ignored``:
 
 from __future__ import annotations
 
+import warnings
+
 from typing import Any, Callable
 
 import numpy as np
@@ -28,10 +30,12 @@ __all__ = ["SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCr
 
 
 def _mean_trailing(v: np.ndarray, keep: int) -> np.ndarray:
-    """Mean over every axis from ``keep`` on."""
+    """Mean over every axis from ``keep`` on (NaN over an empty axis, as Keras's ops.mean)."""
     if v.ndim <= keep:
         return v
-    return v.mean(axis=tuple(range(keep, v.ndim)))
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "Mean of empty slice": NaN is the result
+        return v.mean(axis=tuple(range(keep, v.ndim)))
 
 
 class _MeanMetric:
