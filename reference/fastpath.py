@@ -153,12 +153,17 @@ def mp_rows(rows: np.ndarray, labels: np.ndarray, prec: int = 44) -> tuple[list,
             if mid != _L.fzero else A_rad
         lo = _L.mpf_sub(mid, rad, 0)
         hi = mpf_add(mid, rad, 0)
-        a = round_dyadic(bool(lo[0]), lo[1], lo[2], fmt)
-        b = round_dyadic(bool(hi[0]), hi[1], hi[2], fmt)
         mids.append(mid)
         rads.append(rad)
-        vals.append(a if same_float(a, b) else None)
+        vals.append(_decided(lo, hi, fmt))
     return mids, rads, vals
+
+
+def _decided(lo: tuple, hi: tuple, fmt: Any) -> float | None:
+    """The float both ends of [lo, hi] (mpf tuples) round to, or None if they round apart."""
+    a = round_dyadic(bool(lo[0]), lo[1], lo[2], fmt)
+    b = round_dyadic(bool(hi[0]), hi[1], hi[2], fmt)
+    return a if same_float(a, b) else None
 
 
 # --------------------------------------------------------------------------- mpmath-tabulated exp
@@ -240,11 +245,9 @@ def mp_table(rows: np.ndarray, labels: np.ndarray) -> tuple[list, list, list]:
         hi = _L.mpf_add(a_hi, cc, 0)
         mid = _L.mpf_shift(_L.mpf_add(lo, hi, 0), -1)
         rad = _L.mpf_shift(_L.mpf_sub(hi, lo, 0), -1)
-        a = round_dyadic(bool(lo[0]), lo[1], lo[2], fmt)
-        b = round_dyadic(bool(hi[0]), hi[1], hi[2], fmt)
         mids.append(mid)
         rads.append(rad)
-        vals.append(a if same_float(a, b) else None)
+        vals.append(_decided(lo, hi, fmt))
     return mids, rads, vals
 
 
