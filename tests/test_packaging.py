@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def wheel_names(tmp_path_factory) -> list[str]:
+def wheel(tmp_path_factory) -> tuple[list[str], str]:
+    """The wheel's file names and the text of its entry_points.txt."""
     out = tmp_path_factory.mktemp("wheel")
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
@@ -22,7 +23,14 @@ def wheel_names(tmp_path_factory) -> list[str]:
         pytest.fail(f"building the wheel failed:\n{proc.stderr[-2000:]}")
     (wheel,) = out.glob("xentspec-*.whl")
     with zipfile.ZipFile(wheel) as zf:
-        return zf.namelist()
+        names = zf.namelist()
+        ep = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+        return names, zf.read(ep).decode()
+
+
+@pytest.fixture(scope="module")
+def wheel_names(wheel) -> list[str]:
+    return wheel[0]
 
 
 def test_wheel_has_only_the_xentspec_namespace(wheel_names):
@@ -40,8 +48,10 @@ def test_wheel_ships_the_spec_as_package_data(wheel_names):
     assert in_tree and shipped == in_tree
 
 
-def test_wheel_has_every_stage_and_the_console_script(wheel_names):
-    for pkg in ("spec", "reference", "adapters", "conformance"):
-        assert f"xentspec/{pkg}/__init__.py" in wheel_names
-    entry_points = next(n for n in wheel_names if n.endswith(".dist-info/entry_points.txt"))
-    assert entry_points
+def test_wheel_has_every_stage_the_console_script_and_the_pytest_plugin(wheel):
+    names, entry_points = wheel
+    for pkg in ("spec", "reference", "adapters", "conformance", "conformance/reports", "adapters/numpy_kernel"):
+        assert f"xentspec/{pkg}/__init__.py" in names
+    lines = {line.replace(" ", "") for line in entry_points.splitlines()}
+    assert "xentspec=xentspec.cli:main" in lines
+    assert "xentspec=xentspec.conformance.plugin" in lines
