@@ -278,11 +278,44 @@ class CaseRun:
             repro=lambda: adapter.repro(self.case, self.profile, self.spec))
         if override is not None:
             self.verdict["reason"] = f"budget {override:g} ulp: {exp.describe()}"
+            self.verdict["expectation"] = exp.to_json()
+        elif exp is not None:
+            self.settle(exp, truth, outcome)
         if self.verdict["outcome"] != "passed":
             msg = f"{self.verdict['outcome']}: {self.verdict['message']}"
             if outcome.traceback and outcome.category is None:
                 msg += "\n\nadapter traceback:\n" + outcome.traceback
             pytest.fail(msg, pytrace=False)
+
+
+    def settle(self, exp: Any, truth: Any, outcome: Any) -> None:
+        """Hold the verdict against a known-failure entry: xfailed when it fails as stated.
+
+        A pass makes it ``xpassed`` (the entry is stale: the run fails); a
+        failure other than the one the entry states stays ``failed`` with
+        ``wrong_reason`` set and the mismatch at the head of its message.
+        """
+        from xentspec.spec import get_profile
+
+        from .verdict import got_and_budgets
+
+        v = self.verdict
+        v["expectation"] = exp.to_json()
+        if v["outcome"] == "passed":
+            v["outcome"], v["reason"] = "xpassed", f"known deviation: {exp.describe()}"
+            v["message"] = (f"unexpected pass: the case conforms, so expectation entry {exp.source} is stale "
+                            "(remove it)")
+            return
+        why = None
+        if exp.fails is not None:
+            got, budgets = got_and_budgets(self.case, truth, outcome, get_profile(self.profile).default_reduction)
+            why = exp.fails.mismatch(v, got, budgets)
+        if why is None:
+            v["outcome"], v["reason"] = "xfailed", f"known deviation: {exp.describe()}"
+            pytest.xfail(v["reason"])
+        v["wrong_reason"] = True
+        v["message"] = (f"wrong reason: expectation entry {exp.source} states {exp.fails.describe()}, "
+                        f"but {why}\n{v['message']}")
 
 
 def _params(state: RunState) -> list[Any]:
@@ -306,8 +339,6 @@ def _params(state: RunState) -> list[Any]:
                     from .expectations import match
 
                     exp = match(state.expectations[spec], case.id, name, profile)
-                    if exp is not None and exp.ulps is None:
-                        marks.append(pytest.mark.xfail(strict=True, reason=f"known deviation: {exp.describe()}"))
             out.append(pytest.param(CaseRun(state, spec, case, profile, exp), marks=marks,
                                     id=f"{name}-{case.id}"))
     return out
@@ -325,10 +356,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # Stale expectation entries: warn once (on the first xdist worker only).
     wid = getattr(metafunc.config, "workerinput", {}).get("workerid", "gw0")
     if wid == "gw0":
-        from .expectations import describe_unmatched
+        from .expectations import describe_unmatched, describe_unstated
 
         for spec in st.adapters:
-            for line in describe_unmatched(st.expectations[spec]):
+            entries = st.expectations[spec]
+            for line in describe_unmatched(entries) + describe_unstated(entries):
                 warnings.warn(XentspecWarning(f"expectation entry {line}"), stacklevel=1)
 
 
@@ -379,7 +411,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         v["outcome"] = "xpassed"
         v["reason"] = longrepr.replace("[XPASS(strict)]", "").strip() or None
         v["message"] = "unexpected pass of a strict xfail: the expectation entry is stale"
-    elif rep.failed and v["outcome"] not in ("failed", "crashed", "timeout"):
+    elif rep.failed and v["outcome"] not in ("failed", "crashed", "timeout", "xpassed"):
         v["outcome"] = "error"
         v["message"] = (call.excinfo.exconly() if call.excinfo is not None else longrepr)[-4000:]
     elif rep.passed:

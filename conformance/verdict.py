@@ -30,7 +30,7 @@ from xentspec.spec.floats import get_format, json_number, ulp
 from .budget import budget_rule, element_budget
 from .isolation import Outcome
 
-__all__ = ["judge", "skeleton", "MAX_ELEMENTS", "json_number"]
+__all__ = ["judge", "skeleton", "got_and_budgets", "MAX_ELEMENTS", "json_number"]
 
 MAX_ELEMENTS = 64  # elements kept per verdict (the worst ones) when an output is larger
 
@@ -118,19 +118,20 @@ def _cap(records: list[dict]) -> list[dict]:
     return sorted(worst, key=lambda r: r["index"])
 
 
-def _config_problems(case: Any, result: Any) -> list[str]:
+def _config_problems(case: Any, result: Any) -> list[tuple[str, list[str]]]:
+    """(message, config keys concerned) of each way a config case's result is wrong."""
     out = []
     cfg, back = result.config, result.config_roundtrip
     if cfg is None:
-        return ["the adapter returned no config for a config case"]
+        return [("the adapter returned no config for a config case", [])]
     for key, want in (case.config or {}).items():
         if key not in cfg:
-            out.append(f"get_config() lacks {key!r}")
+            out.append((f"get_config() lacks {key!r}", [key]))
         elif not _config_equal(cfg[key], want):
-            out.append(f"get_config()[{key!r}] is {cfg[key]!r}, expected {want!r}")
+            out.append((f"get_config()[{key!r}] is {cfg[key]!r}, expected {want!r}", [key]))
     if back is not None and not _config_equal(back, cfg):
         diff = sorted(k for k in set(cfg) | set(back) if not _config_equal(cfg.get(k), back.get(k)))
-        out.append(f"from_config(get_config()) changes {', '.join(map(repr, diff))}")
+        out.append((f"from_config(get_config()) changes {', '.join(map(repr, diff))}", diff))
     return out
 
 
@@ -164,6 +165,12 @@ def judge(case: Any, truth: Any, outcome: Outcome, *, adapter: str, profile: str
     if override_ulps is not None:
         v["budget_source"] = override_source
     problems: list[str] = []
+    failures: list[dict[str, Any]] = []  # the same problems, by kind, for expectation entries
+
+    def fail(kind: str, text: str, **detail: Any) -> None:
+        problems.append(text)
+        failures.append({"kind": kind, **detail})
+
     if outcome.status in ("crashed", "timeout"):
         v["outcome"] = outcome.status
         v["message"] = outcome.message
@@ -175,32 +182,35 @@ def judge(case: Any, truth: Any, outcome: Outcome, *, adapter: str, profile: str
         v["got_error"] = outcome.category or "unclassified"
         detail = f"{outcome.exc_type}: {outcome.message}"
         if truth.error is None:
-            problems.append(f"raised {detail} (category {v['got_error']}) where a value was expected")
+            fail("error", f"raised {detail} (category {v['got_error']}) where a value was expected",
+                 category=v["got_error"])
         elif outcome.category != truth.error:
-            problems.append(f"expected error {truth.error}, got {v['got_error']} ({detail})")
+            fail("error", f"expected error {truth.error}, got {v['got_error']} ({detail})",
+                 category=v["got_error"])
         else:
             v["message"] = detail
     elif truth.error is not None:
-        problems.append(f"expected error {truth.error}, but the call returned a value")
+        fail("no_error", f"expected error {truth.error}, but the call returned a value")
     else:
         result = outcome.result
         if case.form == "config":
-            problems += _config_problems(case, result)
+            for text, keys in _config_problems(case, result):
+                fail("config", text, keys=keys)
         got = result.value
         values = np.asarray(truth.value, dtype=np.float64) if truth.value is not None else None
         if case.form == "config" and (got is None or values is None or values.size == 0 and got is None):
             pass
         elif got is None:
-            problems.append("the adapter returned no value")
+            fail("no_value", "the adapter returned no value")
         else:
             if case.form == "metric":
                 shapes = [list(np.shape(a)) for a in got]
                 bad_shapes = [s for s in shapes if s != []]
                 v["shape"] = {"expected": [int(values.size)], "got": [len(got)]}
                 if bad_shapes:
-                    problems.append(f"metric results must be scalars, got shapes {shapes}")
+                    fail("shape", f"metric results must be scalars, got shapes {shapes}", got=shapes)
                 if len(got) != values.size:
-                    problems.append(f"{len(got)} results for {values.size} result steps")
+                    fail("shape", f"{len(got)} results for {values.size} result steps", got=[len(got)])
                 arrays = [np.asarray(a) for a in got]
                 got_dtype = _got_dtype(arrays[0], result.dtype) if arrays else None
                 flat = (np.array([float(np.asarray(a, dtype=np.float64).reshape(-1)[0]) if np.size(a) else math.nan
@@ -211,23 +221,23 @@ def judge(case: Any, truth: Any, outcome: Outcome, *, adapter: str, profile: str
                 arr = np.asarray(got)
                 v["shape"] = {"expected": list(values.shape), "got": list(arr.shape)}
                 if arr.shape != values.shape:
-                    problems.append(f"shape {list(arr.shape)}, expected {list(values.shape)}")
+                    fail("shape", f"shape {list(arr.shape)}, expected {list(values.shape)}", got=list(arr.shape))
                 got_dtype = _got_dtype(arr, result.dtype)
                 flat = arr
                 arr_for_bf16 = arr
             v["result_dtype"]["got"] = got_dtype
             if got_dtype is not None and got_dtype != dtype:
-                problems.append(f"result dtype {got_dtype}, expected {dtype}")
+                fail("dtype", f"result dtype {got_dtype}, expected {dtype}", got=got_dtype)
             if result.dtype == "bfloat16" and np.asarray(arr_for_bf16).dtype == np.float32 \
                     and not _is_bfloat16_valued(arr_for_bf16):
-                problems.append("declared bfloat16 but the values are not all bfloat16 values")
+                fail("dtype", "declared bfloat16 but the values are not all bfloat16 values", got="float32")
             if np.shape(flat) == values.shape or (case.form == "metric" and np.size(flat) == values.size):
                 rule = budget_rule(case, default_reduction)
                 try:
                     flat64 = np.asarray(flat, dtype=np.float64).reshape(values.shape)
                 except (TypeError, ValueError):
                     flat64 = None
-                    problems.append(f"the result is not numeric (dtype {got_dtype})")
+                    fail("dtype", f"the result is not numeric (dtype {got_dtype})", got=str(got_dtype))
                 if flat64 is not None:
                     records, bad = _compare(flat64, truth, values, truth.exact, truth.scale, dtype, rule,
                                             override_ulps)
@@ -239,12 +249,13 @@ def judge(case: Any, truth: Any, outcome: Outcome, *, adapter: str, profile: str
                     v["elements"] = [{k: r[k] for k in r if k != "failed"} for r in _cap(records)]
                     if bad:
                         shown = bad[:5] + ([f"... and {len(bad) - 5} more"] if len(bad) > 5 else [])
-                        problems.append(f"{len(bad)} of {len(records)} elements outside the budget "
-                                        f"({rule.describe() if override_ulps is None else f'{override_ulps:g} ulp, {override_source}'}):\n  "
-                                        + "\n  ".join(shown))
+                        budget = rule.describe() if override_ulps is None else f"{override_ulps:g} ulp, {override_source}"
+                        fail("value", f"{len(bad)} of {len(records)} elements outside the budget ({budget}):\n  "
+                             + "\n  ".join(shown), count=len(bad))
     if problems:
         v["outcome"] = "failed"
         v["message"] = "\n".join(problems)
+        v["failures"] = failures
         if repro:
             try:
                 v["repro"] = repro()
@@ -253,3 +264,30 @@ def judge(case: Any, truth: Any, outcome: Outcome, *, adapter: str, profile: str
     else:
         v["outcome"] = "passed"
     return v
+
+
+def got_and_budgets(case: Any, truth: Any, outcome: Outcome,
+                    default_reduction: str = "sum_over_batch_size") -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The result's elements (flat float64) and each element's default budget in ulps, or (None, None).
+
+    What an expectation entry's ``fails.value`` is compared with: the stated
+    value matches an element when it lies within that element's budget.
+    """
+    if outcome.status != "ok" or outcome.result is None or outcome.result.value is None or truth.value is None:
+        return None, None
+    got = outcome.result.value
+    try:
+        if case.form == "metric":
+            flat = np.array([float(np.asarray(a, dtype=np.float64).reshape(-1)[0]) for a in got])
+        else:
+            flat = np.asarray(got, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError, IndexError):
+        return None, None
+    values = np.asarray(truth.value, dtype=np.float64).reshape(-1)
+    scales = np.asarray(truth.scale, dtype=np.float64).reshape(-1)
+    if flat.size != values.size:
+        return flat, None
+    rule = budget_rule(case, default_reduction)
+    budgets = np.array([element_budget(rule, float(t), float(s), truth.dtype) if math.isfinite(t) else 0.0
+                        for t, s in zip(values, scales)])
+    return flat, budgets

@@ -247,3 +247,18 @@ def test_adapter_base_repro_rebuilds_the_case_exactly():
     rebuilt = ns["case"]
     assert np.array_equal(rebuilt.inputs.y_pred, case.inputs.y_pred)
     assert np.array_equal(rebuilt.inputs.y_true, case.inputs.y_true)
+
+
+def test_every_builtin_known_failure_states_its_failure():
+    """A built-in expectation entry says what failure it expects (or overrides a budget): issue 8."""
+    from importlib import resources
+
+    from xentspec.conformance.expectations import builtin_expectations
+
+    root = resources.files("xentspec.adapters").joinpath("expectations")
+    names = [f.name.removesuffix(".yaml") for f in root.iterdir() if f.name.endswith(".yaml")]
+    assert "keras3-torch" in names
+    for name in names:
+        for e in builtin_expectations(name):
+            assert e.ulps is not None or e.fails is not None, f"{e.source} ({e.case}) states no failure"
+            assert e.reason.strip(), e.source

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest_plugins = ("pytester",)
@@ -317,10 +318,13 @@ def test_expectations_run_as_strict_xfail_and_stale_entries_warn(suite, pytester
 - case: xtest/scce-loss
   reason: off by one ulp in the reduction
   link: https://example.invalid/issue/1
+  fails: {outside_budget: true, message: "elements outside the budget"}
 - case: "xtest/scce-f*"
   reason: known to be right, so this xfail is stale
+  fails: {dtype: float64}
 - case: "nothing/*"
   reason: matches no case
+  fails: {error: invalid_label}
 - case: xtest/scce-metric
   reason: looser budget for the running mean
   ulps: 64
@@ -332,10 +336,55 @@ def test_expectations_run_as_strict_xfail_and_stale_entries_warn(suite, pytester
     assert result.ret == 1
     v = {v["case"]: v for v in rep["verdicts"]}
     assert "off by one ulp" in v["xtest/scce-loss"]["reason"]
+    assert v["xtest/scce-loss"]["expectation"]["fails"] == {"outside_budget": True,
+                                                            "message": "elements outside the budget"}
+    assert "is stale" in v["xtest/scce-fn"]["message"]
     assert v["xtest/scce-metric"]["outcome"] == "passed"
     assert v["xtest/scce-metric"]["budget_source"] == "expectation"
     assert v["xtest/scce-metric"]["elements"][0]["budget_ulps"] == 64
-    result.stdout.fnmatch_lines(["*XPASS(strict)*", "*'nothing/?' matches no case of this run*"])
+    result.stdout.fnmatch_lines(["*'nothing/?' matches no case of this run*", "*XPASSED*scce-fn*unexpected pass*"])
+
+
+def test_an_expected_failure_of_another_kind_fails_for_the_wrong_reason(suite, pytester):
+    from xentspec.reference import truth
+    from xentspec.spec import load_cases
+
+    case = next(c for c in load_cases([pytester.path / "xcases.yaml"], builtin=False) if c.id == "xtest/scce-loss")
+    buggy = float(np.float32(truth(case, "keras3").value * (1 + 2.0 ** -10)))
+    pytester.makefile(".yaml", expect=f"""\
+- case: xtest/scce-loss
+  reason: states an error, but the case fails on its value
+  fails: {{error: invalid_value}}
+- case: xtest/cce-fn64
+  reason: states a dtype, but the case passes on Buggy's function results... and fails on Float64's
+  fails: {{dtype: float32}}
+- case: xtest/scce-metric
+  reason: an old-format entry states no failure
+""")
+    result, rep = suite("--adapter", "xadapters.py:Buggy", "--expectations", "expect.yaml")
+    v = {v["case"]: v for v in rep["verdicts"]}
+    assert v["xtest/scce-loss"]["outcome"] == "failed" and v["xtest/scce-loss"]["wrong_reason"] is True
+    assert v["xtest/scce-loss"]["message"].startswith("wrong reason: expectation entry expect.yaml[0] states "
+                                                      "error 'invalid_value', but it failed by value")
+    assert [f["kind"] for f in v["xtest/scce-loss"]["failures"]] == ["value"]
+    assert v["xtest/scce-metric"]["outcome"] == "xpassed"
+    result.stdout.fnmatch_lines(["*expect.yaml[[]2[]]: 'xtest/scce-metric' states no failure*"])
+    # The value it does return, stated: xfailed; a dtype it does not return: wrong reason.
+    pytester.makefile(".yaml", expect=f"""\
+- case: xtest/scce-loss
+  reason: off by 2**-10
+  fails: {{value: {buggy!r}}}
+- case: xtest/cce-fn64
+  reason: computes in float64
+  fails: {{dtype: float32}}
+""")
+    result, rep = suite("--adapter", "xadapters.py:Float64", "--expectations", "expect.yaml")
+    v = {v["case"]: v for v in rep["verdicts"]}
+    assert v["xtest/scce-loss"]["outcome"] == "failed"  # Float64 fails it by dtype, not by that value
+    assert v["xtest/cce-fn64"]["outcome"] == "xpassed"  # a float64 case: Float64 is right there
+    result, rep = suite("--adapter", "xadapters.py:Buggy", "--expectations", "expect.yaml")
+    v = {v["case"]: v for v in rep["verdicts"]}
+    assert v["xtest/scce-loss"]["outcome"] == "xfailed"
 
 
 def test_unknown_adapter_is_a_usage_error_listing_the_available_ones(suite, pytester):
