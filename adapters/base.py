@@ -11,6 +11,7 @@ class. ``adapters/README.md`` is the user-facing description of this module.
 
 from __future__ import annotations
 
+import copy
 import re
 import textwrap
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import numpy as np
 
 __all__ = [
     "CaseError", "ErrorRule", "DEFAULT_ERROR_RULES", "Capabilities", "Result", "Adapter",
-    "classify_exception", "as_result", "exact_array_literal",
+    "classify_exception", "as_result", "exact_array_literal", "config_round_trip",
 ]
 
 ERROR_CATEGORIES = ("invalid_label", "invalid_shape", "invalid_argument", "invalid_value")
@@ -267,6 +268,18 @@ class Adapter:
         framework call instead. ``spec`` is how the adapter was loaded.
         """
         return default_repro(case, profile, spec or self.name)
+
+
+def config_round_trip(cls: Any, params: Mapping[str, Any]) -> tuple[Any, Mapping[str, Any], Mapping[str, Any]]:
+    """Build ``cls(**params)``, rebuild it with ``from_config(get_config())``: (rebuilt, config, rebuilt's config).
+
+    ``from_config`` gets a deep copy: tf-keras's ``LossFunctionWrapper.from_config``
+    pops ``fn`` out of the dict it is given, which would make the original
+    config look changed by the round trip.
+    """
+    cfg = cls(**params).get_config()
+    rebuilt = cls.from_config(copy.deepcopy(cfg))
+    return rebuilt, dict(cfg), dict(rebuilt.get_config())
 
 
 def exact_array_literal(a: np.ndarray) -> str:

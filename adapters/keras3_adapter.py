@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Adapter, Capabilities, ErrorRule, Result
+from .base import Adapter, Capabilities, ErrorRule, Result, config_round_trip
 from .numpy_adapter import CLASS_NAMES
 
 __all__ = ["Keras3Adapter", "Keras3JaxAdapter", "Keras3NumpyAdapter", "Keras3TorchAdapter", "BackendMismatch"]
@@ -188,14 +188,12 @@ class Keras3Adapter(Adapter):
             return Result(value=results)
         owner = keras.metrics if case.form == "config" and case.config_of == "metric" else keras.losses
         cls = getattr(owner, CLASS_NAMES[case.loss])
-        obj = cls(**params)
         if case.form == "loss":
             y_true, y_pred, sw = self._inputs(case, case.inputs)
-            return Result(value=self.to_numpy(obj(y_true, y_pred, sample_weight=sw)))
+            return Result(value=self.to_numpy(cls(**params)(y_true, y_pred, sample_weight=sw)))
         # config: what get_config says, what the rebuilt object says, and what the rebuilt object computes.
-        cfg = obj.get_config()
-        rebuilt = cls.from_config(cfg)
-        res = Result(config=dict(cfg), config_roundtrip=dict(rebuilt.get_config()))
+        rebuilt, cfg, back = config_round_trip(cls, params)
+        res = Result(config=cfg, config_roundtrip=back)
         if case.inputs is not None:
             y_true, y_pred, sw = self._inputs(case, case.inputs)
             if case.config_of == "metric":
@@ -264,8 +262,10 @@ class Keras3TorchAdapter(Keras3Adapter):
         import torch
 
         if dtype == "bfloat16":
-            return torch.from_numpy(np.asarray(a, dtype=np.float32)).to(torch.bfloat16)
-        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.dtype(dtype)))
+            return torch.from_numpy(np.array(a, dtype=np.float32)).to(torch.bfloat16)
+        # np.array, not np.ascontiguousarray: that one makes a 0-d weight (1,), which changes
+        # how Keras broadcasts a scalar sample_weight (issue 8 item 6).
+        return torch.from_numpy(np.array(a, dtype=np.dtype(dtype)))
 
     def to_numpy(self, value: Any) -> np.ndarray:
         """A torch result as NumPy; a bfloat16 tensor is reinterpreted bit for bit as ml_dtypes bfloat16."""

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Adapter, Capabilities, ErrorRule, Result
+from .base import Adapter, Capabilities, ErrorRule, Result, config_round_trip
 
 __all__ = ["NumpyAdapter", "to_dtype", "CLASS_NAMES"]
 
@@ -151,7 +151,8 @@ class NumpyAdapter(Adapter):
             for step in case.steps:
                 if step.kind == "update":
                     y_true, y_pred, sw = self._arrays(case, step.inputs, out_dtype)
-                    obj.update_state(y_true, y_pred, sample_weight=sw)
+                    hint = {"y_pred_dtype": "bfloat16"} if case.dtype == "bfloat16" and _BF16 is None else {}
+                    obj.update_state(y_true, y_pred, sample_weight=sw, **hint)
                 elif step.kind == "reset":
                     obj.reset_state()
                 else:
@@ -160,19 +161,19 @@ class NumpyAdapter(Adapter):
             return Result(value=results, dtype=declared)
         owner = k.metrics if case.form == "config" and case.config_of == "metric" else k
         cls = getattr(owner, CLASS_NAMES[case.loss])
-        obj = cls(**self._kwargs(case, cls, profile, cls=True))
+        kwargs = self._kwargs(case, cls, profile, cls=True)
         if case.form == "loss":
             y_true, y_pred, sw = self._arrays(case, case.inputs, out_dtype)
-            return self._result(obj(y_true, y_pred, sample_weight=sw), out_dtype)
+            return self._result(cls(**kwargs)(y_true, y_pred, sample_weight=sw), out_dtype)
         # config: the constructed object's config, the rebuilt one's, and the rebuilt one's value.
-        cfg = obj.get_config()
-        rebuilt = cls.from_config(cfg)
+        rebuilt, cfg, back = config_round_trip(cls, kwargs)
         value = None
-        res = Result(config=dict(cfg), config_roundtrip=dict(rebuilt.get_config()))
+        res = Result(config=cfg, config_roundtrip=back)
         if case.inputs is not None:
             y_true, y_pred, sw = self._arrays(case, case.inputs, out_dtype)
             if case.config_of == "metric":
-                rebuilt.update_state(y_true, y_pred, sample_weight=sw)
+                hint = {"y_pred_dtype": "bfloat16"} if case.dtype == "bfloat16" and _BF16 is None else {}
+                rebuilt.update_state(y_true, y_pred, sample_weight=sw, **hint)
                 got = rebuilt.result()
             else:
                 got = rebuilt(y_true, y_pred, sample_weight=sw)

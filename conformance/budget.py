@@ -19,7 +19,9 @@ subnormal, so the same formula reads as an absolute bound:
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -27,7 +29,7 @@ import numpy as np
 from xentspec.spec.floats import get_format, ulp
 
 __all__ = ["B0_ELEMENT", "B0_REDUCED", "C_BASE", "C_PER_LOG2_CLASSES", "C_PER_LOG2_BATCH", "C_REDUCTION",
-           "C_PER_METRIC_STEP", "BudgetRule", "budget_rule", "element_budget"]
+           "C_PER_METRIC_STEP", "BudgetRule", "budget_rule", "element_budget", "element_budget_abs"]
 
 # Floors, in ulps of the truth.
 B0_ELEMENT = 2.0  # per-sample results: clip, divide, log and the final multiply may each round once.
@@ -47,17 +49,30 @@ def _clog2(n: int) -> float:
 
 @dataclass(frozen=True)
 class BudgetRule:
-    """The constants of one case's default budget: floor ``b0`` and rounding count ``c``."""
+    """The constants of one case's default budget: floor ``b0`` and rounding counts.
+
+    ``c`` counts every rounding on the longest path; ``c_elem`` of them (the
+    per-element loss: clip, exp, class sum, log) happen in ``elem_dtype`` when
+    that is set (a Keras 3 metric computes the loss function in y_pred's
+    dtype and only then casts the per-sample values to its own), the rest in
+    the output dtype.
+    """
 
     b0: float
     c: float
     reduced: bool
     classes: int
     batch: int
+    c_elem: float = 0.0
+    elem_dtype: str | None = None
 
     def describe(self) -> str:
         """One line for reports: the formula with this case's constants."""
-        return (f"max({self.b0:g}, {self.c:g} * scale * u / ulp(truth)) "
+        if self.elem_dtype:
+            terms = f"({self.c_elem:g} * u_{self.elem_dtype} + {self.c - self.c_elem:g} * u)"
+        else:
+            terms = f"{self.c:g} * u"
+        return (f"max({self.b0:g}, {terms} * scale / ulp(truth)) "
                 f"[classes={self.classes}, reduced over {self.batch}]")
 
 
@@ -75,28 +90,54 @@ def _class_count(case: Any) -> int:
         return 1
 
 
-def budget_rule(case: Any, profile_default_reduction: str = "sum_over_batch_size") -> BudgetRule:
-    """The default budget constants of ``case`` (see the module docstring and docs/tolerances.md)."""
+def budget_rule(case: Any, profile_default_reduction: str = "sum_over_batch_size",
+                elem_dtype: str | None = None) -> BudgetRule:
+    """The default budget constants of ``case`` (see the module docstring and docs/tolerances.md).
+
+    ``elem_dtype``: the dtype the per-element losses are computed in when it
+    differs from the output dtype (the reference's ``Truth.element_dtype``).
+    """
     k = _class_count(case)
-    c = C_BASE + C_PER_LOG2_CLASSES * _clog2(k)
+    c_elem = C_BASE + C_PER_LOG2_CLASSES * _clog2(k)
+    c = c_elem
     if case.form == "metric":
         n = sum(int(np.prod(s.inputs.y_pred.shape[:-1] or (1,))) for s in case.steps or () if s.inputs is not None)
         updates = sum(1 for s in case.steps or () if s.kind == "update")
         c += C_PER_LOG2_BATCH * _clog2(max(n, 1)) + C_REDUCTION + C_PER_METRIC_STEP * updates
-        return BudgetRule(B0_REDUCED, c, True, k, n)
+        return BudgetRule(B0_REDUCED, c, True, k, n, c_elem, elem_dtype)
     reduction = case.params.get("reduction") or profile_default_reduction
     if case.form in ("loss", "config") and reduction != "none" and case.inputs is not None:
         shape = case.inputs.y_pred.shape
         n = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
         c += C_PER_LOG2_BATCH * _clog2(max(n, 1)) + C_REDUCTION
-        return BudgetRule(B0_REDUCED, c, True, k, n)
-    return BudgetRule(B0_ELEMENT, c, False, k, 1)
+        return BudgetRule(B0_REDUCED, c, True, k, n, c_elem, elem_dtype)
+    return BudgetRule(B0_ELEMENT, c, False, k, 1, c_elem, elem_dtype)
+
+
+def element_budget_abs(rule: BudgetRule, truth_value: float, scale: float, dtype: str) -> float:
+    """The budget of one output element as an absolute error bound (always finite).
+
+    ``max(B0 * ulp(truth), (c_elem * u_elem + (c - c_elem) * u) * scale)``; a
+    non-finite truth or scale leaves the floor.
+    """
+    fmt = get_format(dtype)
+    q = ulp(truth_value, fmt) if math.isfinite(truth_value) else ulp(fmt.max_finite, fmt)
+    if not math.isfinite(scale):
+        return rule.b0 * q
+    u = fmt.unit_roundoff
+    u_elem = max(u, get_format(rule.elem_dtype).unit_roundoff) if rule.elem_dtype else u
+    return max(rule.b0 * q, (rule.c_elem * u_elem + (rule.c - rule.c_elem) * u) * abs(scale))
 
 
 def element_budget(rule: BudgetRule, truth_value: float, scale: float, dtype: str) -> float:
-    """The budget, in ulps of ``truth_value`` in ``dtype``, of one output element."""
+    """The budget, in ulps of ``truth_value`` in ``dtype``, of one output element (finite).
+
+    The ratio to ``ulp(truth)`` can exceed the float range where the truth is
+    zero in float64 (``ulp(0)`` is 2**-1074); it is then the largest float.
+    Decisions compare absolute errors with :func:`element_budget_abs`, which
+    never overflows.
+    """
     fmt = get_format(dtype)
-    q = ulp(truth_value, fmt)
-    if not math.isfinite(q) or not math.isfinite(scale):
-        return rule.b0
-    return max(rule.b0, rule.c * abs(scale) * fmt.unit_roundoff / q)
+    q = ulp(truth_value, fmt) if math.isfinite(truth_value) else ulp(fmt.max_finite, fmt)
+    ratio = Fraction(element_budget_abs(rule, truth_value, scale, dtype)) / Fraction(q)
+    return float(min(ratio, Fraction(sys.float_info.max)))

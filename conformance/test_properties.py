@@ -45,7 +45,7 @@ from hypothesis import given, note, reject, seed, settings
 from hypothesis import strategies as st
 
 from xentspec.conformance import strategies as S
-from xentspec.conformance.budget import budget_rule, element_budget
+from xentspec.conformance.budget import budget_rule, element_budget_abs
 from xentspec.conformance.plugin import STATE_KEY, CaseRun
 from xentspec.conformance.verdict import judge
 from xentspec.spec.case import Case, Inputs
@@ -246,13 +246,16 @@ def _side(run: PropertyRun, case: Case, outcome: Any) -> tuple[str, Any, Any]:
     scales = np.array([e.scale for e in np.asarray(elems, dtype=object).reshape(-1)], dtype=np.float64)
     if scales.size != vals.size:
         return ("error", f"shape {list(vals.shape)}, expected {list(np.shape(elems))}", None)
-    rule, fmt = budget_rule(case, get_profile(run.profile).default_reduction), get_format(dtype)
+    from xentspec.reference.api import element_dtype
+
+    rule = budget_rule(case, get_profile(run.profile).default_reduction, element_dtype(case, run.profile))
+    fmt = get_format(dtype)
     bounds = np.zeros(vals.size)
     for i, (g, s) in enumerate(zip(vals.reshape(-1), scales)):
         if math.isfinite(g):
-            b = run.budget_override or element_budget(rule, g, s, dtype)
-            top = abs(g) + b * ulp(g, fmt)
-            bounds[i] = (run.budget_override or element_budget(rule, top, s, dtype)) * ulp(top, fmt)
+            o = run.budget_override
+            top = abs(g) + (o * ulp(g, fmt) if o else element_budget_abs(rule, g, s, dtype))
+            bounds[i] = o * ulp(top, fmt) if o else element_budget_abs(rule, top, s, dtype)
     return ("value", vals, bounds.reshape(vals.shape))
 
 

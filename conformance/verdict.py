@@ -20,6 +20,7 @@ What is judged, in order:
 from __future__ import annotations
 
 import math
+import sys
 from decimal import Decimal, localcontext
 from typing import Any, Callable, Mapping
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from xentspec.spec.floats import get_format, json_number, ulp
 
-from .budget import budget_rule, element_budget
+from .budget import budget_rule, element_budget, element_budget_abs
 from .isolation import Outcome
 
 __all__ = ["judge", "skeleton", "got_and_budgets", "MAX_ELEMENTS", "json_number"]
@@ -92,12 +93,16 @@ def _compare(got: np.ndarray, truth: Any, values: np.ndarray, exact: np.ndarray,
                 bad = f"expected {vi!r} (exact {ei}), got {json_number(gi)}"
             else:
                 err = abs(Decimal(gi) - Decimal(ei))
-                ulp_err = float(err / Decimal(ulp(vi, fmt)))
+                q = Decimal(ulp(vi, fmt))
+                ulp_err = _capped(err / q)
                 exd = Decimal(ei)
-                budget = override if override is not None else element_budget(rule, vi, si, dtype)
+                # Decide on absolute errors (Decimal): ulps of a float64 zero overflow a float.
+                allowed = (Decimal(override) * q if override is not None
+                           else Decimal(element_budget_abs(rule, vi, si, dtype)))
+                budget = _capped(allowed / q)
                 rec.update(ulp_error=ulp_err, rel_error=float(err / abs(exd)) if exd != 0 else None,
-                           budget_ulps=float(budget), margin=float(budget) - ulp_err)
-                if ulp_err > budget:
+                           budget_ulps=budget, margin=budget - ulp_err)
+                if err > allowed:
                     bad = (f"got {gi!r}, truth {vi!r} (exact {ei[:24]}): {ulp_err:.3g} ulp > budget "
                            f"{budget:.3g} ulp")
             if bad:
@@ -106,6 +111,14 @@ def _compare(got: np.ndarray, truth: Any, values: np.ndarray, exact: np.ndarray,
                 rec["failed"] = True
             records.append(rec)
     return records, problems
+
+
+def _capped(x: Decimal) -> float:
+    """A non-negative Decimal as a float, the largest finite float where it exceeds the range."""
+    return float(min(x, _FLOAT_MAX))
+
+
+_FLOAT_MAX = Decimal(sys.float_info.max)
 
 
 def _cap(records: list[dict]) -> list[dict]:
@@ -232,7 +245,7 @@ def judge(case: Any, truth: Any, outcome: Outcome, *, adapter: str, profile: str
                     and not _is_bfloat16_valued(arr_for_bf16):
                 fail("dtype", "declared bfloat16 but the values are not all bfloat16 values", got="float32")
             if np.shape(flat) == values.shape or (case.form == "metric" and np.size(flat) == values.size):
-                rule = budget_rule(case, default_reduction)
+                rule = budget_rule(case, default_reduction, getattr(truth, "element_dtype", None))
                 try:
                     flat64 = np.asarray(flat, dtype=np.float64).reshape(values.shape)
                 except (TypeError, ValueError):
@@ -287,7 +300,7 @@ def got_and_budgets(case: Any, truth: Any, outcome: Outcome,
     scales = np.asarray(truth.scale, dtype=np.float64).reshape(-1)
     if flat.size != values.size:
         return flat, None
-    rule = budget_rule(case, default_reduction)
+    rule = budget_rule(case, default_reduction, getattr(truth, "element_dtype", None))
     budgets = np.array([element_budget(rule, float(t), float(s), truth.dtype) if math.isfinite(t) else 0.0
                         for t, s in zip(values, scales)])
     return flat, budgets

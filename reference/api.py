@@ -26,9 +26,9 @@ from .metric import metric_results
 from .reductions import reduce_loss, resolve_reduction
 from .semantics import RefError, check_arguments, clip_bounds, loss_function
 
-__all__ = ["Truth", "truth", "REFERENCE_VERSION", "FAST_MIN_ELEMENTS", "DIGITS_MAX_ELEMENTS"]
+__all__ = ["Truth", "truth", "element_dtype", "REFERENCE_VERSION", "FAST_MIN_ELEMENTS", "DIGITS_MAX_ELEMENTS"]
 
-REFERENCE_VERSION = "1.1.0"  # bump on any change of computed values: it keys the disk cache
+REFERENCE_VERSION = "1.2.0"  # bump on any change of computed values: it keys the disk cache
 FAST_MIN_ELEMENTS = 4096      # float32 cases with at least this many y_pred entries may take the fast path
 DIGITS_MAX_ELEMENTS = 20000   # above this many loss elements, exact strings carry the certified digits only
 
@@ -59,6 +59,7 @@ class Truth:
     value: np.ndarray | None
     exact: np.ndarray | None
     scale: np.ndarray | None
+    element_dtype: str | None = None  # the per-element losses' dtype when it is not ``dtype``
 
     def hex(self) -> Any:
         """The values as (nested lists of) hex-float strings; None without a value."""
@@ -75,7 +76,8 @@ class Truth:
             exact = _nested(self.exact, str)
             scale = _nested(self.scale, json_number)
         return {"id": self.case_id, "profile": self.profile, "dtype": self.dtype, "value": value,
-                "hex": self.hex(), "exact": exact, "error": self.error, "scale": scale}
+                "hex": self.hex(), "exact": exact, "error": self.error, "scale": scale,
+                "element_dtype": self.element_dtype}
 
     @classmethod
     def from_json(cls, data: dict) -> "Truth":
@@ -89,7 +91,7 @@ class Truth:
             s = np.array(_unjson(data["scale"], float), dtype=np.float64)
             if v.shape != e.shape or v.shape != s.shape:
                 raise ValueError("inconsistent cached shapes")
-        return cls(data["id"], data["profile"], data["dtype"], data["error"], v, e, s)
+        return cls(data["id"], data["profile"], data["dtype"], data["error"], v, e, s, data.get("element_dtype"))
 
 
 def _unjson(x: Any, f: Any) -> Any:
@@ -170,18 +172,40 @@ def _elements(case: Case, profile_name: str, dtype: str) -> np.ndarray | None:
         values, mask = loss_function(case, inp, prof, dtype, cast_labels=True)
         return reduce_loss(values, mask, inp.sample_weight, reduction, prof, clip_bounds(dtype, prof).eps)
     if form == "metric":
+        # tf-keras converts y_true and y_pred to the metric dtype before calling the loss
+        # function; Keras 3 (MeanMetricWrapper) calls it on the inputs as given, so the
+        # function computes in y_pred's dtype, and converts only the weights.
+        as_given = prof.metric_inputs == "as_given"
         steps = []
         for s in case.steps:
             if s.inputs is not None:
-                s = type(s)(kind=s.kind, inputs=_class_inputs(s.inputs, dtype, case), documented=s.documented)
+                inp = _class_inputs(s.inputs, dtype, case)
+                if as_given:
+                    inp = replace(s.inputs, sample_weight=inp.sample_weight)
+                s = type(s)(kind=s.kind, inputs=inp, documented=s.documented)
             steps.append(s)
         mcase = _with_steps(case, tuple(steps))
-        return np.array(metric_results(mcase, prof, dtype) + [None], dtype=object)[:-1]
+        fn_dtype = case.dtype if as_given else dtype
+        return np.array(metric_results(mcase, prof, fn_dtype) + [None], dtype=object)[:-1]
     raise ValueError(f"unknown form {case.form!r}")
 
 
 def _with_steps(case: Case, steps: tuple) -> Case:
     return replace(case, steps=steps)
+
+
+def element_dtype(case: Case, profile: str) -> str | None:
+    """The dtype the per-element losses are computed in, where it is not the output dtype.
+
+    A Keras 3 metric (``metric_inputs: as_given``) runs the loss function in
+    y_pred's dtype and casts the per-sample values to its own; the budget counts
+    the per-element roundings in that dtype (docs/tolerances.md).
+    """
+    metric = case.form == "metric" or (case.form == "config" and case.config_of == "metric")
+    if not metric or get_profile(profile).metric_inputs != "as_given":
+        return None
+    out = compute_dtype(case, profile)
+    return case.dtype if case.dtype != out else None
 
 
 def _input_size(case: Case) -> int:
@@ -212,7 +236,7 @@ def truth(case: Case, profile: str = "keras3", *, engine: str = "mpmath", cache:
                 return _reshaped(Truth.from_json(hit["truth"]), hit.get("shape"))
             except (KeyError, TypeError, ValueError):
                 pass
-    result = _compute(case, profile, dtype, engine, use_fast, fast)
+    result = replace(_compute(case, profile, dtype, engine, use_fast, fast), element_dtype=element_dtype(case, profile))
     if cache and key is not None:
         shape = None if result.value is None else list(result.value.shape)
         _cache.store(key, {"truth": result.to_json(), "shape": shape})

@@ -280,7 +280,8 @@ def fast_truth(case: Any, profile: str, dtype: str, engine: str, *, use_filter: 
     k = np.argmax(rows, axis=1)
     ar = np.arange(n)
     m = rows[ar, k]
-    scale_rows = np.abs(m) + np.abs(rows[ar, labels]) + np.log1p(np.exp(rows - m[:, None]).sum(axis=1) - 1.0)
+    # The same magnitudes as semantics._softmax_xent_logits, the 1 of the log of a rounded sum included.
+    scale_rows = np.abs(m) + np.abs(rows[ar, labels]) + np.log1p(np.exp(rows - m[:, None]).sum(axis=1) - 1.0) + 1.0
 
     if use_filter:
         lo, hi, v32, ok = filter64(rows, labels)

@@ -125,7 +125,10 @@ def _softmax_xent_logits(x: np.ndarray, t: list[Fraction]) -> Elem:
     lin = sum((tk * (Fraction(m) - Fraction(v)) for v, tk in zip(xs, t) if v != -INF), Fraction(0))
     ssum = math.fsum(math.exp(v - m) for v in others)  # for the scale only
     lse_part = math.log1p(ssum)
-    scale = sum(abs(float(tk)) * (abs(m) + abs(v) + lse_part) for v, tk in zip(xs, t) if v != -INF)
+    # The standard evaluation takes log of the rounded sum s = 1 + S >= 1: a relative error
+    # d in s is an absolute error d in log s (d log s = ds / s), whatever the loss; hence the
+    # term 1 beside |m|, |x_k| and log s (docs/tolerances.md, "The log of a rounded sum").
+    scale = sum(abs(float(tk)) * (abs(m) + abs(v) + lse_part + 1) for v, tk in zip(xs, t) if v != -INF)
     if infs:
         if any(tk == 0 for tk in infs):
             return special(NAN)

@@ -43,6 +43,7 @@ CHOICES: Mapping[str, tuple | type] = MappingProxyType({
     "weight_expand_rank1": bool,
     "cce_smoothing_classes": ("y_pred_axis", "y_true_last", "y_true_axis"),
     "metric_counts_ignored": bool,
+    "metric_inputs": ("as_given", "converted"),
     "loss_dtype": ("float16", "bfloat16", "float32", "float64"),
 })
 

@@ -149,3 +149,13 @@ def test_out_of_range_label_follows_the_backend(worker: Worker) -> None:
         assert float(out.result.value[1]) == 0.0
     else:
         assert (out.status, out.category) == ("raised", "invalid_label"), out.message
+
+
+def test_torch_tensors_keep_a_scalar_weight_scalar() -> None:
+    """Issue 8 item 6: np.ascontiguousarray made a 0-d sample_weight (1,), and a torch metric then
+    gave 0.7897546 where Keras called with the scalar gives 0.7224077."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip('torch is not installed: pip install "xentspec[keras,torch]"')
+    adapter = load_adapter("keras3-torch")
+    for dtype in ("float32", "float64", "bfloat16"):
+        assert tuple(adapter.tensor(np.array(0.5), dtype).shape) == ()

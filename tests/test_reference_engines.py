@@ -183,7 +183,7 @@ def test_cli_json_and_errors(capsys, tmp_path):
     assert main(base + ["--json", "--no-cache"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [o["profile"] for o in out] == ["keras3", "tf-keras"]
-    assert set(out[0]) == {"id", "profile", "dtype", "value", "hex", "exact", "error", "scale"}
+    assert set(out[0]) == {"id", "profile", "dtype", "value", "hex", "exact", "error", "scale", "element_dtype"}
     assert main(base + ["no/such/case"]) == 2
     assert "unknown case id" in capsys.readouterr().err
     assert main(base + ["--profile", "nope", cid]) == 2

@@ -147,7 +147,8 @@ def test_reductions_and_weights():
 
 
 def test_metric_steps():
-    yp = [[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]]
+    # A case holds values of its dtype: the float32 nearest to each decimal (the metric computes on them).
+    yp = np.float32([[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]]).astype(np.float64)
     steps = (Step("update", Inputs(np.array([1, 2]), np.array(yp))), Step("result"), Step("reset"), Step("result"),
              Step("update", Inputs(np.array([1, 2]), np.array(yp), np.array([0.3, 0.7]))), Step("result"))
     t = T(mk(form="metric", steps=steps))
@@ -158,6 +159,6 @@ def test_metric_steps():
 def test_truth_json_and_hex():
     t = T(mk(form="function", params={"from_logits": True}, y_true=[0, 1], y_pred=[[math.nan, 1.0], [0.0, 1.0]]))
     j = t.to_json()
-    assert set(j) == {"id", "profile", "dtype", "value", "hex", "exact", "error", "scale"}
+    assert set(j) == {"id", "profile", "dtype", "value", "hex", "exact", "error", "scale", "element_dtype"}
     assert j["value"][0] == "nan" and j["hex"][0] == "nan" and isinstance(j["value"][1], float)
     assert Truth.from_json(j).hex() == t.hex()

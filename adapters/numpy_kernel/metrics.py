@@ -59,11 +59,25 @@ class _MeanMetric:
         self.total = 0.0
         self.count = 0.0
 
-    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        """Add one batch: the per-element losses of the loss function, weighted per the profile."""
-        yp = P.cast_to(y_pred, self.dtype)
-        yt = np.asarray(y_true) if self.profile.metric_counts_ignored else P.cast_to(y_true, self.dtype)
-        res = type(self)._core(yt, yp, profile=self.profile, dtype=self.dtype, **self._kwargs())
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None, *,
+                     y_pred_dtype: str | None = None) -> None:
+        """Add one batch: the per-element losses of the loss function, weighted per the profile.
+
+        Profile choice ``metric_inputs``: ``as_given`` (Keras 3 MeanMetricWrapper)
+        runs the loss function on the inputs as they are, in y_pred's dtype, and
+        only the per-sample values and the weights take the metric dtype;
+        ``converted`` (tf-keras) converts y_true and y_pred to the metric dtype
+        first. ``y_pred_dtype`` names y_pred's dtype when the array cannot
+        (bfloat16 values in a float32 array, without ml_dtypes).
+        """
+        if self.profile.metric_inputs == "as_given":
+            yt, yp = np.asarray(y_true), y_pred
+            fn_dtype = y_pred_dtype or P.dtype_name(np.asarray(y_pred))
+        else:
+            yp = P.cast_to(y_pred, self.dtype)
+            yt = P.cast_to(y_true, self.dtype)
+            fn_dtype = self.dtype
+        res = type(self)._core(yt, yp, profile=self.profile, dtype=fn_dtype, **self._kwargs())
         v = np.asarray(res.values, dtype=np.float64)
         sw = None if sample_weight is None else P.cast_to(sample_weight, self.dtype).astype(np.float64)
         if self.profile.metric_counts_ignored:
