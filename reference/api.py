@@ -16,7 +16,7 @@ import numpy as np
 
 from xentspec.spec.case import Case, Inputs, Step
 from xentspec.spec.floats import get_format, json_number, round_fraction, to_hex
-from xentspec.spec.loader import compute_dtype
+from xentspec.spec.dtypes import call_dtypes
 from xentspec.spec.profiles import get_profile
 
 from . import cache as _cache
@@ -28,7 +28,7 @@ from .semantics import RefError, check_arguments, clip_bounds, loss_function
 
 __all__ = ["Truth", "truth", "element_dtype", "REFERENCE_VERSION", "FAST_MIN_ELEMENTS", "DIGITS_MAX_ELEMENTS"]
 
-REFERENCE_VERSION = "1.2.0"  # bump on any change of computed values: it keys the disk cache
+REFERENCE_VERSION = "1.3.2"  # bump on any change of computed values: it keys the disk cache
 FAST_MIN_ELEMENTS = 4096      # float32 cases with at least this many y_pred entries may take the fast path
 DIGITS_MAX_ELEMENTS = 20000   # above this many loss elements, exact strings carry the certified digits only
 
@@ -116,14 +116,21 @@ def _round_array(a: np.ndarray, dtype: str) -> np.ndarray:
     return out
 
 
-def _class_inputs(inp: Inputs, dtype: str, case: Case) -> Inputs:
+def _class_inputs(inp: Inputs, dtype: str, case: Case, weights: str | None = None,
+                  compute: str | None = None) -> Inputs:
     """The arrays as a loss/metric class sees them after converting to its dtype.
 
-    Sparse labels are left alone here: the profile's ``label_cast`` decides.
+    ``dtype`` is the tensors' dtype (y_true and y_pred are rounded to it, then
+    to ``compute`` where the backend demotes them), ``weights`` the dtype
+    sample weights are converted to (default ``dtype``). Sparse labels are left
+    alone here: the profile's ``label_cast`` decides.
     """
-    yt = inp.y_true if case.sparse else _round_array(inp.y_true, dtype)
-    sw = None if inp.sample_weight is None else _round_array(inp.sample_weight, dtype)
-    return Inputs(y_true=yt, y_pred=_round_array(inp.y_pred, dtype), sample_weight=sw)
+    def conv(a: np.ndarray) -> np.ndarray:
+        a = _round_array(a, dtype)
+        return _round_array(a, compute) if compute and compute != dtype else a
+    yt = inp.y_true if case.sparse else conv(inp.y_true)
+    sw = None if inp.sample_weight is None else _round_array(inp.sample_weight, weights or dtype)
+    return Inputs(y_true=yt, y_pred=conv(inp.y_pred), sample_weight=sw)
 
 
 def _match_ranks(inp: Inputs) -> Inputs:
@@ -149,9 +156,15 @@ def _match_ranks(inp: Inputs) -> Inputs:
     return replace(inp, y_true=t, y_pred=p)
 
 
-def _elements(case: Case, profile_name: str, dtype: str) -> np.ndarray | None:
-    """The exact outputs of the case (object array of Elem), or None for an input-less config."""
+def _elements(case: Case, profile_name: str, dtype: str | None = None) -> np.ndarray | None:
+    """The exact outputs of the case (object array of Elem), or None for an input-less config.
+
+    The dtypes come from :func:`xentspec.spec.dtypes.call_dtypes`; ``dtype`` is
+    accepted for older callers and ignored.
+    """
     prof = get_profile(profile_name)
+    dts = call_dtypes(case, prof)
+    cdt = dts.compute
     form = case.form
     if form == "config":
         if case.inputs is None:
@@ -159,34 +172,34 @@ def _elements(case: Case, profile_name: str, dtype: str) -> np.ndarray | None:
         if case.config_of == "metric":
             # A rebuilt metric computes its inputs as one update followed by a result.
             steps = (Step(kind="update", inputs=case.inputs), Step(kind="result"))
-            one = _elements(replace(case, form="metric", inputs=None, steps=steps), profile_name, dtype)
+            one = _elements(replace(case, form="metric", inputs=None, steps=steps), profile_name)
             return one.reshape(())
         form = "loss"
     check_arguments(case, prof, form)
+    idt = dts.inputs or cdt
     if form == "function":
-        values, _ = loss_function(case, case.inputs, prof, dtype, cast_labels=False)
+        # The inputs as the backend's tensors of the compute dtype (JAX without x64: float32).
+        inp = _class_inputs(case.inputs, idt, case, compute=cdt)
+        values, _ = loss_function(case, inp, prof, cdt, cast_labels=False)
         return values
     if form == "loss":
         reduction = resolve_reduction(case, prof)
-        inp = _match_ranks(_class_inputs(case.inputs, dtype, case))
-        values, mask = loss_function(case, inp, prof, dtype, cast_labels=True)
-        return reduce_loss(values, mask, inp.sample_weight, reduction, prof, clip_bounds(dtype, prof).eps)
+        inp = _match_ranks(_class_inputs(case.inputs, idt, case, dts.weights, cdt))
+        values, mask = loss_function(case, inp, prof, cdt, cast_labels=True, label_dtype=idt)
+        return reduce_loss(values, mask, inp.sample_weight, reduction, prof, clip_bounds(cdt, prof).eps)
     if form == "metric":
         # tf-keras converts y_true and y_pred to the metric dtype before calling the loss
         # function; Keras 3 (MeanMetricWrapper) calls it on the inputs as given, so the
-        # function computes in y_pred's dtype, and converts only the weights.
-        as_given = prof.metric_inputs == "as_given"
+        # function computes in y_pred's dtype (call_dtypes' compute), and converts only the
+        # weights to the metric's.
         steps = []
         for s in case.steps:
             if s.inputs is not None:
-                inp = _class_inputs(s.inputs, dtype, case)
-                if as_given:
-                    inp = replace(s.inputs, sample_weight=inp.sample_weight)
-                s = type(s)(kind=s.kind, inputs=inp, documented=s.documented)
+                s = type(s)(kind=s.kind, inputs=_class_inputs(s.inputs, idt, case, dts.weights, cdt),
+                            documented=s.documented)
             steps.append(s)
         mcase = _with_steps(case, tuple(steps))
-        fn_dtype = case.dtype if as_given else dtype
-        return np.array(metric_results(mcase, prof, fn_dtype) + [None], dtype=object)[:-1]
+        return np.array(metric_results(mcase, prof, cdt) + [None], dtype=object)[:-1]
     raise ValueError(f"unknown form {case.form!r}")
 
 
@@ -195,17 +208,14 @@ def _with_steps(case: Case, steps: tuple) -> Case:
 
 
 def element_dtype(case: Case, profile: str) -> str | None:
-    """The dtype the per-element losses are computed in, where it is not the output dtype.
+    """The dtype the per-element losses are accurate to, where it is not the output dtype.
 
     A Keras 3 metric (``metric_inputs: as_given``) runs the loss function in
-    y_pred's dtype and casts the per-sample values to its own; the budget counts
-    the per-element roundings in that dtype (docs/tolerances.md).
+    y_pred's dtype and casts the per-sample values to its own; a float64 mean on
+    the torch backend is computed in float32. The budget counts the per-element
+    roundings in that dtype (docs/tolerances.md).
     """
-    metric = case.form == "metric" or (case.form == "config" and case.config_of == "metric")
-    if not metric or get_profile(profile).metric_inputs != "as_given":
-        return None
-    out = compute_dtype(case, profile)
-    return case.dtype if case.dtype != out else None
+    return call_dtypes(case, profile).elements
 
 
 def _input_size(case: Case) -> int:
@@ -225,8 +235,9 @@ def truth(case: Case, profile: str = "keras3", *, engine: str = "mpmath", cache:
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
     prof = get_profile(profile)
-    dtype = compute_dtype(case, profile)
-    use_fast = dtype == "float32" and _input_size(case) >= FAST_MIN_ELEMENTS
+    dts = call_dtypes(case, prof)
+    dtype = dts.output
+    use_fast = dtype == dts.compute == case.dtype == "float32" and _input_size(case) >= FAST_MIN_ELEMENTS
     key = None
     if cache:
         key = _cache.case_key(case, prof, engine, REFERENCE_VERSION, extra=f"fast={use_fast and fast}")

@@ -187,13 +187,22 @@ def _sparse_clip_then_renormalize(p: np.ndarray, y: int, bounds: Bounds) -> Elem
 
 # --------------------------------------------------------------------------- binary
 
-def _bce_prob_terms(t: Fraction, q: Fraction, bounds: Bounds, double_eps: bool) -> Elem:
-    """-(t log a + (1 - t) log b) with a = q, b = 1 - q (+ eps each for double epsilon)."""
+# torch's F.binary_cross_entropy clamps each log at -100 (torch.nn.BCELoss docs): bce_log_clamp.
+LOG_CLAMP = 100
+
+
+def _bce_prob_terms(t: Fraction, q: Fraction, bounds: Bounds, double_eps: bool, clamp: bool = False) -> Elem:
+    """-(t log a + (1 - t) log b) with a = q, b = 1 - q (+ eps each for double epsilon).
+
+    ``clamp``: each -log is at most 100 (bce_log_clamp: minus_100), so log 0 costs 100.
+    """
     a = q + bounds.eps if double_eps else q
     b = 1 - q + (bounds.eps if double_eps else 0)
     terms = []
     for coef, arg in ((t, a), (1 - t, b)):
-        if arg == 0:
+        if clamp and (arg == 0 or float(arg) < math.exp(-LOG_CLAMP)):
+            terms.append((coef, const(LOG_CLAMP)))
+        elif arg == 0:
             terms.append((coef, special(INF)))  # -log 0 = inf (0 * inf = NaN when coef = 0)
         elif coef != 0:
             terms.append((coef, _neg_log(arg)))
@@ -203,15 +212,29 @@ def _bce_prob_terms(t: Fraction, q: Fraction, bounds: Bounds, double_eps: bool) 
     return e
 
 
-def _softplus_pair(x: float, t: Fraction) -> Elem:
+def _infinite_logit(x: float, t: Fraction, formula: str) -> Elem:
+    """BCE from logits at x = +-inf, as each formula's IEEE arithmetic gives it (bce_logits_infinite).
+
+    limit: -t log sigmoid(x) - (1 - t) log sigmoid(-x), NaN only for 0 * inf;
+    tf_formula: max(x, 0) - x t + log1p(exp(-|x|)), where +inf gives inf - inf;
+    torch_formula: (1 - t) x - log sigmoid(x), where -inf gives -inf + inf.
+    """
+    def sign(v: Fraction) -> Elem:
+        return special(NAN) if v == 0 else special(INF if v > 0 else -INF)
+    if formula == "tf_formula":
+        return special(NAN) if x == INF else sign(t)
+    if formula == "torch_formula" and x == -INF:
+        return special(NAN) if t <= 1 else special(INF)
+    return sign(1 - t) if x == INF else sign(t)
+
+
+def _softplus_pair(x: float, t: Fraction, infinite: str = "limit") -> Elem:
     """max(x, 0) - t x + log1p(exp(-|x|)) arranged as c * |x| + log1p(exp(-|x|)).
 
     x >= 0: (1 - t) x + log1p(e^-x); x < 0: t |x| + log1p(e^-|x|). Both terms >= 0 for t in [0, 1].
     """
-    if x == INF:
-        return special(NAN) if t == 1 else special(INF if t < 1 else -INF)
-    if x == -INF:
-        return special(NAN) if t == 0 else special(INF if t > 0 else -INF)
+    if math.isinf(x):
+        return _infinite_logit(x, t, infinite)
     ax = Fraction(abs(x))
     lin = (1 - t) * ax if x >= 0 else t * ax
     scale = max(x, 0.0) + abs(float(t) * x) + math.log1p(math.exp(-abs(x)))
@@ -233,6 +256,14 @@ def _bce_sigmoid_then_clip(x: float, t: Fraction, bounds: Bounds) -> Elem:
         return _bce_prob_terms(t, bounds.upper, bounds, False)
     if x == -INF:
         return _bce_prob_terms(t, bounds.eps, bounds, False)
+    if bounds.upper == 1:
+        # The upper bound is 1 (float16): sigmoid evaluated as 1 / (1 + exp(-x)) in the dtype is
+        # exactly 1 once 1 + fl(exp(-x)) rounds to 1, i.e. fl(exp(-x)) <= 2**-p (ties to even),
+        # i.e. exp(-x) <= 2**-p (1 + 2**-p): then log(1 - q) = log 0.
+        p = get_format(bounds.dtype).precision
+        sat = p * math.log(2) - math.log1p(2.0 ** -p)
+        if x >= sat + 1e-6 or (x >= sat - 1e-6 and _saturates(x, p)):
+            return _bce_prob_terms(t, Fraction(1), bounds, False)
     lo_thr = math.log(float(bounds.eps / (1 - bounds.eps)))
     hi_thr = math.log(float(bounds.upper / (1 - bounds.upper))) if bounds.upper < 1 else INF
     # Decide with a float margin; the thresholds are transcendental, ties are impossible, and a
@@ -266,6 +297,14 @@ def _bce_sigmoid_then_clip(x: float, t: Fraction, bounds: Bounds) -> Elem:
         chosen = (hi_e if near_hi else lo_e) if clipped else exact_e
         return chosen.ball(E, memo) if chosen.special is None else _raise_special()
     return Elem(fn=fn, scale=exact_e.scale)
+
+
+def _saturates(x: float, p: int) -> bool:
+    """Whether exp(-x) <= 2**-p (1 + 2**-p), decided exactly near the threshold (mpmath, 60 digits)."""
+    import mpmath
+
+    with mpmath.workdps(60):
+        return bool(mpmath.exp(-mpmath.mpf(x)) <= mpmath.mpf(2) ** -p * (1 + mpmath.mpf(2) ** -p))
 
 
 def _raise_special() -> Any:
@@ -333,11 +372,12 @@ def _norm_axis(axis: int, rank: int) -> int:
 # --------------------------------------------------------------------------- the loss functions
 
 def loss_function(case: Any, inputs: Any, profile: Profile, dtype: str, *, cast_labels: bool,
-                  ) -> tuple[np.ndarray, np.ndarray | None]:
+                  label_dtype: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Per-element exact losses of the Keras loss function, and the ignore mask (or None).
 
-    ``dtype`` is the compute dtype (clip bounds, label cast); ``cast_labels``
-    says whether sparse labels are first rounded to it (the Loss class path).
+    ``dtype`` is the compute dtype (clip bounds, smoothing); ``cast_labels``
+    says whether sparse labels are first rounded to ``label_dtype`` (default
+    ``dtype``: the Loss class converts y_true to its dtype).
     """
     bounds = clip_bounds(dtype, profile)
     params = case.params
@@ -346,7 +386,7 @@ def loss_function(case: Any, inputs: Any, profile: Profile, dtype: str, *, cast_
     axis = params.get("axis", -1)
     if case.sparse:
         return _sparse(y_true, y_pred, axis, from_logits, params.get("ignore_class"), profile, bounds,
-                       cast_labels)
+                       cast_labels, label_dtype or dtype)
     if case.loss == "categorical_crossentropy":
         return _categorical(y_true, y_pred, axis, from_logits, params.get("label_smoothing"), profile,
                             bounds), None
@@ -361,7 +401,8 @@ def _smoothing(ls: Any, dtype: str) -> Fraction:
 
 
 def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool, ignore_class: Any,
-            profile: Profile, bounds: Bounds, cast_labels: bool) -> tuple[np.ndarray, np.ndarray | None]:
+            profile: Profile, bounds: Bounds, cast_labels: bool,
+            label_dtype: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     if y_pred.ndim == 0:
         raise RefError("invalid_shape", "y_pred must have a class axis")
     ax = _norm_axis(axis, y_pred.ndim)
@@ -383,7 +424,7 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
     out_shape = pred.shape[:-1]
     rows = pred.reshape(-1, K)
     labels = y_true.reshape(-1)
-    fmt = get_format(bounds.dtype)
+    fmt = get_format(label_dtype or bounds.dtype)
     is_float = labels.dtype.kind == "f"
     policy = LabelPolicy(profile)
     out = np.empty(len(rows), dtype=object)
@@ -464,6 +505,17 @@ def _categorical(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits:
     return out.reshape(out_shape)
 
 
+def _check_bce_ranges(rows: np.ndarray, trows: np.ndarray, smooth: Fraction) -> None:
+    """bce_range_check: invalid_value for a NaN probability (clipping keeps NaN) or a target
+    outside [0, 1] (after smoothing) or NaN, as torch's F.binary_cross_entropy raises."""
+    if np.isnan(rows).any():
+        raise RefError("invalid_value", "all elements of input should be between 0 and 1 (a probability is NaN)")
+    for tv in trows.reshape(-1).tolist():
+        t = Fraction(tv) * (1 - smooth) + smooth / 2 if math.isfinite(tv) else tv
+        if not (isinstance(t, Fraction) and 0 <= t <= 1):
+            raise RefError("invalid_value", f"all elements of target should be between 0 and 1 (got {tv})")
+
+
 def _binary(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool, ls: Any,
             profile: Profile, bounds: Bounds) -> np.ndarray:
     if y_true.shape != y_pred.shape:
@@ -478,6 +530,9 @@ def _binary(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
     out_shape = pred.shape[:-1]
     rows, trows = pred.reshape(-1, n), true.reshape(-1, n)
     double = profile.bce_probabilities == "clip_double_epsilon"
+    clamp = profile.bce_log_clamp == "minus_100"
+    if profile.bce_range_check == "invalid_value" and not from_logits:
+        _check_bce_ranges(rows, trows, smooth)
     out = np.empty(len(rows), dtype=object)
     seen: dict[tuple[float, float], Elem] = {}  # equal (t, p) pairs share one exact element
     for i in range(len(rows)):
@@ -495,11 +550,11 @@ def _binary(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
                 t = t * (1 - smooth) + smooth / 2
             if from_logits:
                 if profile.bce_logits == "exact":
-                    elems.append(_softplus_pair(x, t))
+                    elems.append(_softplus_pair(x, t, profile.bce_logits_infinite))
                 else:
                     elems.append(_bce_sigmoid_then_clip(x, t, bounds))
             else:
-                elems.append(_bce_prob_terms(t, bounds.clip(x), bounds, double))
+                elems.append(_bce_prob_terms(t, bounds.clip(x), bounds, double, clamp))
             if not (math.isnan(x) or math.isnan(tv)):
                 seen[(x, tv)] = elems[-1]
         if not elems:

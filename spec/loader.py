@@ -54,17 +54,16 @@ def builtin_case_files() -> list[Path]:
 
 
 def compute_dtype(case: Case, profile: str | None = None) -> str:
-    """The dtype the call computes and returns in under Keras's rules.
+    """The dtype the call returns in under Keras's rules (:func:`xentspec.spec.dtypes.call_dtypes`).
 
-    A loss function keeps y_pred's dtype. Loss and metric classes convert their
-    inputs to their own dtype: ``params.dtype`` when the case sets it, else the
-    profile's floatx (float32).
+    A loss function keeps y_pred's dtype. Loss and metric classes convert to
+    their own dtype: ``params.dtype`` when the case sets it, else the profile's
+    floatx (float32); the profile's dtype choices (64-bit demotion on the
+    non-TensorFlow backends) may change either.
     """
-    if case.form == "function":
-        return case.dtype
-    if case.params.get("dtype"):
-        return case.params["dtype"]
-    return get_profile(profile).loss_dtype if profile else "float32"
+    from .dtypes import call_dtypes
+
+    return call_dtypes(case, profile).output
 
 
 # --------------------------------------------------------------------------- arrays

@@ -44,6 +44,15 @@ CHOICES: Mapping[str, tuple | type] = MappingProxyType({
     "cce_smoothing_classes": ("y_pred_axis", "y_true_last", "y_true_axis"),
     "metric_counts_ignored": bool,
     "metric_inputs": ("as_given", "converted"),
+    "float64_tensors": ("float64", "float32"),
+    "float64_dense": ("float64", "float32"),
+    "bfloat16_compute": ("bfloat16", "float32"),
+    "sparse_half_result": ("kept", "float32"),
+    "mean_float64": ("float64", "float32"),
+    "divide_no_nan_float64": ("float64", "float32"),
+    "bce_logits_infinite": ("limit", "tf_formula", "torch_formula"),
+    "bce_log_clamp": ("none", "minus_100"),
+    "bce_range_check": ("none", "invalid_value"),
     "loss_dtype": ("float16", "bfloat16", "float32", "float64"),
 })
 

@@ -56,10 +56,34 @@ def _f32_above(v: float) -> np.float32:
     return f
 
 
+def _infinite_logits(b: np.ndarray, x: np.ndarray, t: np.ndarray, formula: str) -> np.ndarray:
+    """Per-element values at x = +-inf as each formula's IEEE arithmetic gives them.
+
+    The stable form c |x| + log1p(exp(-|x|)) gives the limits (NaN only for 0 * inf).
+    tf_formula, max(x, 0) - x t + log1p(exp(-|x|)): +inf is inf - inf = NaN for every t.
+    torch_formula, (1 - t) x - log_sigmoid(x): -inf is -inf + inf = NaN for t <= 1.
+    """
+    t64 = np.asarray(t, dtype=np.float64)
+    if formula == "tf_formula":
+        return np.where(x == np.inf, np.nan, b)
+    if formula == "torch_formula":
+        return np.where((x == -np.inf) & (t64 <= 1.0), np.nan, b)
+    raise ValueError(f"bce_logits_infinite: unknown choice {formula!r}")
+
+
+def _sigmoid_is_one(x: np.ndarray, name: str) -> np.ndarray:
+    """Where 1 / (1 + exp(-x)) evaluated in dtype ``name`` (float16) is exactly 1."""
+    if name != "float16":
+        return x == np.inf
+    with np.errstate(over="ignore"):
+        e = np.exp(-x.astype(np.float32)).astype(np.float16)
+        return (np.float16(1.0) + e) == np.float16(1.0)
+
+
 # ---- float64 data --------------------------------------------------------------------------
 
 def _terms64(t: np.ndarray, p: np.ndarray, from_logits: bool, lo: float, hi: float, logit_mode: str,
-             double_eps: bool) -> np.ndarray:
+             double_eps: bool, clamp: bool = False) -> np.ndarray:
     """Per-element BCE of float64 data (NumPy's float64 log/log1p/exp are well within budget)."""
     if from_logits:
         if logit_mode == "sigmoid_then_clip":
@@ -77,7 +101,10 @@ def _terms64(t: np.ndarray, p: np.ndarray, from_logits: bool, lo: float, hi: flo
         # (1 - q) first: exact for q >= 1/2 (Sterbenz), where log1p(eps - q) would
         # round eps - q near -1 and magnify that error by 1 / (1 - q + eps).
         return -(t * np.log(q + lo) + (1.0 - t) * np.log((1.0 - q) + lo))
-    return -(t * np.log(q) + (1.0 - t) * np.log1p(-q))
+    neg = -np.log1p(-q)
+    if clamp:
+        neg = np.minimum(neg, 100.0)  # torch's F.binary_cross_entropy clamps log at -100
+    return -(t * np.log(q)) + (1.0 - t) * neg
 
 
 # ---- float32 data --------------------------------------------------------------------------
@@ -92,13 +119,19 @@ def _neg_log_pair(h: np.ndarray, l: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return -H, -R
 
 
-def _prob_parts32(p: np.ndarray, lo: float, hi: float, double_eps: bool) -> list[tuple[int, np.ndarray]]:
-    """Float32 parts of P = -log q and N = -log(1 - q): [(0, P part), ..., (1, N part), ...]."""
+def _prob_parts32(p: np.ndarray, lo: float, hi: float, double_eps: bool,
+                  clamp: bool = False) -> list[tuple[int, np.ndarray]]:
+    """Float32 parts of P = -log q and N = -log(1 - q): [(0, P part), ..., (1, N part), ...].
+
+    ``clamp``: N at most 100 (torch clamps log at -100; only log(1 - 1) = -inf reaches it).
+    """
     q = np.clip(p, _F(lo), _F(hi))
     if not double_eps:
         H, R = log_parts(q)
-        n = np.log1p(-q)
-        return [(0, -H), (0, -R), (1, -n)]
+        n = -np.log1p(-q)
+        if clamp:
+            n = np.minimum(n, _F(100.0))
+        return [(0, -H), (0, -R), (1, n)]
     eps = _F(lo)
     # P = -log(q + eps): q + eps = ah + al exactly.
     ah, al = two_sum(q, np.broadcast_to(eps, q.shape))
@@ -134,7 +167,8 @@ def _softplus_parts32(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a, np.log1p(exp_neg(a))
 
 
-def _logit_terms32(t: np.ndarray, x: np.ndarray, lo: float, hi: float, mode: str) -> np.ndarray:
+def _logit_terms32(t: np.ndarray, x: np.ndarray, lo: float, hi: float, mode: str,
+                   name: str = "float32") -> np.ndarray:
     """Per-element BCE from float32 logits, combined in float64 (see module docstring)."""
     a, sp = _softplus_parts32(x)
     t64 = np.asarray(t, dtype=np.float64)
@@ -149,20 +183,26 @@ def _logit_terms32(t: np.ndarray, x: np.ndarray, lo: float, hi: float, mode: str
     if hi < 1.0:
         high = x >= _f32_above(math.log(hi / (1.0 - hi)))
         hi_val = -(t64 * math.log(hi) + (1.0 - t64) * math.log1p(-hi))
-    else:  # float16: hi = 1 is reached only by x = +inf; -log(1 - 1) = inf (0 * inf = NaN if t = 1)
-        high = x == np.inf
+    else:
+        # float16: hi = 1, and the backend's sigmoid 1 / (1 + exp(-x)), evaluated in float16, is
+        # exactly 1 once 1 + fl(exp(-x)) rounds to 1; then -log(1 - 1) = inf (0 * inf = NaN if t = 1).
+        high = _sigmoid_is_one(x, name)
         with np.errstate(invalid="ignore"):
             hi_val = (1.0 - t64) * np.inf
     return np.where(high, hi_val, b)
 
 
 def binary_loss(p2: np.ndarray, t2: np.ndarray, from_logits: bool, lo: float, hi: float,
-                prob_mode: str, logit_mode: str, smoothing: float = 0.0) -> np.ndarray:
+                prob_mode: str, logit_mode: str, smoothing: float = 0.0, *, infinite: str = "limit",
+                clamp: bool = False, name: str = "float32") -> np.ndarray:
     """Mean over the last axis of the element-wise BCE of ``p2`` against targets ``t2`` (R, W).
 
     Targets are smoothed toward 0.5 (``t (1 - ls) + ls / 2``; the caller rounds
     ls to the case's dtype) when ``smoothing`` is non-zero. float64 ``p2`` runs in float64,
-    anything else in float32 (module docstring). Returns float64 values of shape (R,).
+    anything else in float32 (module docstring). ``infinite``: what +-inf logits give
+    (profile choice bce_logits_infinite); ``clamp``: each -log at most 100 (bce_log_clamp);
+    ``name``: the dtype computed in (sigmoid_then_clip evaluates the sigmoid in it).
+    Returns float64 values of shape (R,).
     """
     if prob_mode not in ("clip", "clip_double_epsilon"):
         raise ValueError(f"bce_probabilities: unknown choice {prob_mode!r}")
@@ -184,7 +224,7 @@ def binary_loss(p2: np.ndarray, t2: np.ndarray, from_logits: bool, lo: float, hi
         tb = targets(r0, r1)
         if wide:
             b = _terms64(np.asarray(tb, dtype=np.float64), p2[r0:r1], from_logits, lo, hi,
-                         logit_mode, double_eps)
+                         logit_mode, double_eps, clamp)
         else:
             pb = p2[r0:r1]
             if pb.dtype != np.float32:
@@ -192,9 +232,11 @@ def binary_loss(p2: np.ndarray, t2: np.ndarray, from_logits: bool, lo: float, hi
                 np.copyto(buf, pb, casting="unsafe")
                 pb = buf
             if from_logits:
-                b = _logit_terms32(tb, pb, lo, hi, logit_mode)
+                b = _logit_terms32(tb, pb, lo, hi, logit_mode, name)
             else:
-                b = _combine(_prob_parts32(pb, lo, hi, double_eps), tb)
+                b = _combine(_prob_parts32(pb, lo, hi, double_eps, clamp), tb)
+        if from_logits and infinite != "limit" and logit_mode == "exact":
+            b = _infinite_logits(b, p2[r0:r1], tb, infinite)
         out[r0:r1] = b.mean(axis=1) if width else np.nan
 
     run_blocks(n, max(width, 1), work)

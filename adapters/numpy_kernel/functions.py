@@ -40,18 +40,37 @@ class CoreResult(NamedTuple):
     ml_dtypes: bool
 
 
-def _prepare_pred(y_pred: Any, dtype: str | None) -> tuple[np.ndarray, str, bool]:
+def backend_dtype(name: str, prof: Profile, *, dense: bool) -> str:
+    """The dtype the backend computes a ``name`` prediction in, per the profile's dtype choices.
+
+    ``float64_tensors: float32`` (JAX without x64) has no float64; ``float64_dense:
+    float32`` (numpy backend) demotes float64 in the dense losses, whose
+    ``convert_to_tensor(y_pred)`` takes result_type(float64) = float32;
+    ``bfloat16_compute: float32`` (numpy backend) computes bfloat16 in float32.
+    """
+    if name == "float64" and (prof.float64_tensors == "float32" or (dense and prof.float64_dense == "float32")):
+        return "float32"
+    if name == "bfloat16" and prof.bfloat16_compute == "float32":
+        return "float32"
+    return name
+
+
+def _prepare_pred(y_pred: Any, dtype: str | None, prof: Profile | None = None,
+                  dense: bool = False) -> tuple[np.ndarray, str, bool]:
     """y_pred as an array in a kernel-readable dtype, its storage dtype name, ml_dtypes flag.
 
     float16/float32/float64 data is used in place (blocks convert float16 to
-    float32 as they go); other data is converted once.
+    float32 as they go); other data is converted once. With ``prof`` the
+    backend's dtype demotions apply (:func:`backend_dtype`).
     """
     a = np.asarray(y_pred)
     name = P.dtype_name(a)
-    is_ml = name == "bfloat16"
     if dtype is None:
         dtype = name
     dtype = P.dtype_name(dtype)
+    if prof is not None:
+        dtype = backend_dtype(dtype, prof, dense=dense)
+    is_ml = name == "bfloat16" and dtype == "bfloat16"
     if dtype == name and a.dtype in (np.float16, np.float32, np.float64):
         return a, dtype, is_ml
     return P.cast_to(a, dtype), dtype, is_ml
@@ -77,7 +96,7 @@ def scce_core(y_true: Any, y_pred: Any, from_logits: bool = False, ignore_class:
               axis: int = -1, *, profile: str | Profile = "keras3", dtype: str | None = None) -> CoreResult:
     """Sparse categorical cross-entropy per element (float64 values) plus its ignore mask."""
     prof = resolve_profile(profile)
-    yp, name, is_ml = _prepare_pred(y_pred, dtype)
+    yp, name, is_ml = _prepare_pred(y_pred, dtype, prof)
     ax = normalize_axis(axis, yp.ndim)
     if prof.scce_axis == "last_only" and ax != yp.ndim - 1:
         raise ValueError(f"axis: profile {prof.name!r} supports only the last axis (-1), got {axis}")
@@ -139,7 +158,7 @@ def cce_core(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothin
              axis: int = -1, *, profile: str | Profile = "keras3", dtype: str | None = None) -> CoreResult:
     """Categorical cross-entropy per element (float64 values)."""
     prof = resolve_profile(profile)
-    yp, name, is_ml = _prepare_pred(y_pred, dtype)
+    yp, name, is_ml = _prepare_pred(y_pred, dtype, prof, dense=True)
     ax = normalize_axis(axis, yp.ndim)
     yt = _targets(y_true, name)
     check_same_shape(yt, yp)
@@ -160,15 +179,33 @@ def bce_core(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothin
              axis: int = -1, *, profile: str | Profile = "keras3", dtype: str | None = None) -> CoreResult:
     """Binary cross-entropy averaged over ``axis`` (float64 values)."""
     prof = resolve_profile(profile)
-    yp, name, is_ml = _prepare_pred(y_pred, dtype)
+    yp, name, is_ml = _prepare_pred(y_pred, dtype, prof, dense=True)
     ax = normalize_axis(axis, yp.ndim)
     yt = _targets(y_true, name)
     check_same_shape(yt, yp)
     ls = _smoothing_value(label_smoothing, name)
     lo, hi = P.clip_bounds(prof.epsilon, name)
-    vals = binary_loss(_rows(yp, ax), _rows(yt, ax), bool(from_logits), lo, hi,
-                       prof.bce_probabilities, prof.bce_logits, ls)
+    x2, t2 = _rows(yp, ax), _rows(yt, ax)
+    if prof.bce_range_check == "invalid_value" and not from_logits:
+        check_bce_ranges(x2, t2, ls)
+    vals = binary_loss(x2, t2, bool(from_logits), lo, hi, prof.bce_probabilities, prof.bce_logits, ls,
+                       infinite=prof.bce_logits_infinite, clamp=prof.bce_log_clamp == "minus_100",
+                       name=name)
+    if name == "float64" and prof.mean_float64 == "float32":
+        # ops.mean of float64 values computes in float32 (torch backend) and casts back.
+        vals = vals.astype(np.float32).astype(np.float64)
     return CoreResult(vals.reshape(yp.shape[:ax] + yp.shape[ax + 1:]), None, name, is_ml)
+
+
+def check_bce_ranges(p: np.ndarray, t: np.ndarray, ls: float) -> None:
+    """``bce_range_check: invalid_value``: torch's F.binary_cross_entropy refuses a NaN probability
+    (clipping keeps it) and a target outside [0, 1] or NaN (after smoothing)."""
+    if np.isnan(p).any():
+        raise ValueError("y_pred: a probability is nan; all elements of input should be between 0 and 1")
+    tt = np.asarray(t, dtype=np.float64) * (1.0 - ls) + 0.5 * ls
+    if not ((tt >= 0.0) & (tt <= 1.0)).all():
+        raise ValueError("y_true: a target value is outside [0, 1] or nan; all elements of target should be "
+                         "between 0 and 1")
 
 
 def _check_smoothing(label_smoothing: Any) -> float:
@@ -200,7 +237,11 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
     with a size-1 ``axis``); ignored entries (``ignore_class``) get exactly 0.
     Returns an array of y_pred's dtype (float32 for integer input).
     """
-    return _finish(scce_core(y_true, y_pred, from_logits, ignore_class, axis, profile=profile))
+    res = scce_core(y_true, y_pred, from_logits, ignore_class, axis, profile=profile)
+    if res.dtype in ("float16", "bfloat16") and resolve_profile(profile).sparse_half_result == "float32":
+        # The backend multiplies the log-probabilities by a float32 one_hot: a float32 result.
+        return P.storage_result(res.values, "float32")
+    return _finish(res)
 
 
 def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,

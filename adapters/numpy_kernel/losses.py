@@ -17,7 +17,7 @@ from xentspec.spec.profiles import Profile
 
 from . import precision as P
 from .functions import CoreResult, bce_core, cce_core, scce_core
-from .reductions import reduce_weighted_values, squeeze_or_expand_to_same_rank, standardize_reduction
+from .reductions import reduce_weighted, squeeze_or_expand_to_same_rank, standardize_reduction
 from .validate import resolve_profile
 
 __all__ = ["Loss", "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy"]
@@ -39,14 +39,16 @@ class Loss:
             self.reduction = None  # keep Keras' spelling in get_config
         self.name = name or self._default_name
         self.dtype = P.dtype_name(dtype if dtype is not None else self.profile.loss_dtype)
+        # The dtype of this loss's tensors on the backend (JAX without x64 has no float64).
+        self.tensor_dtype = tensor_dtype(self.dtype, self.profile)
 
     def _kwargs(self) -> dict[str, Any]:
         raise NotImplementedError
 
     def _convert(self, y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
-        yp = P.cast_to(y_pred, self.dtype)
+        yp = P.cast_to(y_pred, self.tensor_dtype)
         if self.profile.label_cast == "loss_dtype":
-            yt = P.cast_to(y_true, self.dtype)
+            yt = P.cast_to(y_true, self.tensor_dtype)
         else:
             yt = np.asarray(y_true)
         return yt, yp
@@ -55,13 +57,13 @@ class Loss:
         """The reduced loss (an array of the loss dtype; per-element for reduction none)."""
         yt, yp = self._convert(y_true, y_pred)
         yt, yp = self._align(yt, yp)
-        res = type(self)._core(yt, yp, profile=self.profile, dtype=self.dtype, **self._kwargs())
+        res = type(self)._core(yt, yp, profile=self.profile, dtype=self.tensor_dtype, **self._kwargs())
         sw = None
         if sample_weight is not None:
-            sw = P.cast_to(sample_weight, self.dtype).astype(np.float64)
+            sw = P.cast_to(sample_weight, self.tensor_dtype).astype(np.float64)
         red = "none" if self.reduction is None else self.reduction
-        out = reduce_weighted_values(res.values, sw, res.mask, red, self.profile)
-        return P.storage_result(out, self.dtype)
+        out, divided = reduce_weighted(res.values, sw, res.mask, red, self.profile)
+        return P.storage_result(out, result_dtype(self.tensor_dtype, divided, self.profile))
 
     def _align(self, yt: np.ndarray, yp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # LossFunctionWrapper.call: squeeze_or_expand_to_same_rank(y_true, y_pred)
@@ -83,6 +85,19 @@ class Loss:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def tensor_dtype(name: str, profile: Profile) -> str:
+    """The dtype a class of dtype ``name`` holds its tensors in (``float64_tensors: float32``: no float64)."""
+    return "float32" if name == "float64" and profile.float64_tensors == "float32" else name
+
+
+def result_dtype(name: str, divided: bool, profile: Profile) -> str:
+    """A class's result dtype: its own, but float32 for a float64 divide_no_nan where the backend
+    takes result_type(float64, float64, float) = float32 (``divide_no_nan_float64: float32``)."""
+    if divided and name == "float64" and profile.divide_no_nan_float64 == "float32":
+        return "float32"
+    return name
 
 
 class SparseCategoricalCrossentropy(Loss):

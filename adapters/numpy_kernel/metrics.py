@@ -23,6 +23,7 @@ from xentspec.spec.profiles import Profile
 
 from . import precision as P
 from .functions import CoreResult, bce_core, cce_core, scce_core
+from .losses import result_dtype, tensor_dtype
 from .reductions import _tf_keras_adjust, squeeze_or_expand_to_same_rank
 from .validate import resolve_profile
 
@@ -49,6 +50,7 @@ class _MeanMetric:
         self.profile = resolve_profile(profile)
         self.name = name or self._default_name
         self.dtype = P.dtype_name(dtype if dtype is not None else self.profile.loss_dtype)
+        self.tensor_dtype = tensor_dtype(self.dtype, self.profile)
         self.reset_state()
 
     def _kwargs(self) -> dict[str, Any]:
@@ -74,12 +76,15 @@ class _MeanMetric:
             yt, yp = np.asarray(y_true), y_pred
             fn_dtype = y_pred_dtype or P.dtype_name(np.asarray(y_pred))
         else:
-            yp = P.cast_to(y_pred, self.dtype)
-            yt = P.cast_to(y_true, self.dtype)
-            fn_dtype = self.dtype
+            yp = P.cast_to(y_pred, self.tensor_dtype)
+            yt = P.cast_to(y_true, self.tensor_dtype)
+            fn_dtype = self.tensor_dtype
         res = type(self)._core(yt, yp, profile=self.profile, dtype=fn_dtype, **self._kwargs())
         v = np.asarray(res.values, dtype=np.float64)
-        sw = None if sample_weight is None else P.cast_to(sample_weight, self.dtype).astype(np.float64)
+        if v.ndim > 1 and res.dtype == "float64" and self.profile.mean_float64 == "float32":
+            # The per-sample means (ops.mean) of float64 values are computed in float32.
+            v = v.astype(np.float32).astype(np.float64)
+        sw = None if sample_weight is None else P.cast_to(sample_weight, self.tensor_dtype).astype(np.float64)
         if self.profile.metric_counts_ignored:
             self._update_keras3(v, res.mask, sw)
         else:
@@ -133,7 +138,7 @@ class _MeanMetric:
     def result(self) -> np.ndarray:
         """total / count in the metric dtype (0 when nothing was counted)."""
         value = self.total / self.count if self.count != 0 else 0.0
-        return P.storage_result(np.asarray(value), self.dtype)
+        return P.storage_result(np.asarray(value), result_dtype(self.tensor_dtype, True, self.profile))
 
     def get_config(self) -> dict[str, Any]:
         """Keras' metric config keys; ``profile`` only when not keras3."""

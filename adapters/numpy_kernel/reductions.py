@@ -131,9 +131,22 @@ def reduce_values(values: np.ndarray, sample_weight: np.ndarray | None, reductio
     return np.asarray(_divide(total, float(values.size), profile))
 
 
+def divides(reduction: str, shape: tuple[int, ...], profile: Profile) -> bool:
+    """Whether ``reduce_values`` ends in a division (divide_no_nan) for weighted losses of ``shape``."""
+    if reduction in ("none", "sum"):
+        return False
+    return not (profile.empty_rank1_passthrough and tuple(shape) in ((), (0,)))
+
+
 def reduce_weighted_values(values: np.ndarray, sample_weight: np.ndarray | None,
                            mask: np.ndarray | None, reduction: str, profile: Profile) -> np.ndarray:
     """Keras 3 ``reduce_weighted_values`` on float64 per-element losses (caller rounds the result)."""
+    return reduce_weighted(values, sample_weight, mask, reduction, profile)[0]
+
+
+def reduce_weighted(values: np.ndarray, sample_weight: np.ndarray | None, mask: np.ndarray | None,
+                    reduction: str, profile: Profile) -> tuple[np.ndarray, bool]:
+    """:func:`reduce_weighted_values` and whether it divided (:func:`divides`)."""
     values = np.asarray(values, dtype=np.float64)
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     sw = apply_mask(sw, mask, reduction, profile)
@@ -144,4 +157,4 @@ def reduce_weighted_values(values: np.ndarray, sample_weight: np.ndarray | None,
         except ValueError:
             raise ValueError(f"sample_weight: shape {sw.shape} cannot be broadcast to the loss "
                              f"shape {values.shape}") from None
-    return reduce_values(values, sw, reduction, profile)
+    return reduce_values(values, sw, reduction, profile), divides(reduction, values.shape, profile)
