@@ -215,6 +215,22 @@ class Keras3JaxAdapter(Keras3Adapter):
         """``jax``."""
         return "jax"
 
+    def _configure_backend(self) -> None:
+        """Turn on JAX's persistent compilation cache (unless the user configured one).
+
+        JAX compiles every op for every new shape; the spec's cases cost about 27 s
+        of CPU cold and 9 s with the cache warm (measured on 2 cores). The cache holds
+        the compiled executables only, so results do not depend on it. It lives in
+        ``$XENTSPEC_CACHE/jax-compilation`` (default ``~/.cache/xentspec``);
+        ``XENTSPEC_JAX_CACHE=0`` turns it off.
+        """
+        if os.environ.get("XENTSPEC_JAX_CACHE", "1") == "0" or "JAX_COMPILATION_CACHE_DIR" in os.environ:
+            return
+        root = os.environ.get("XENTSPEC_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "xentspec")
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = os.path.join(root, "jax-compilation")
+        os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+        os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
     def tensor(self, a: np.ndarray, dtype: str) -> Any:
         """A ``jax.Array`` of ``dtype``, or a NumPy array when JAX cannot hold ``dtype`` (x64 off)."""
         import jax
