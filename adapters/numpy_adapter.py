@@ -112,7 +112,9 @@ class NumpyAdapter(Adapter):
             if key in p:
                 kw[key] = p[key]
         if cls:
-            for key in ("reduction", "name", "dtype"):
+            if "reduction" in p:  # None included: Keras 3 reads it as "none", tf-keras rejects it
+                kw["reduction"] = p["reduction"]
+            for key in ("name", "dtype"):
                 if key in p and p[key] is not None:
                     kw[key] = p[key]
         if _accepts(fn, "profile"):
@@ -160,7 +162,10 @@ class NumpyAdapter(Adapter):
             return Result(value=results, dtype=declared)
         owner = k.metrics if case.form == "config" and case.config_of == "metric" else k
         cls = getattr(owner, CLASS_NAMES[case.loss])
-        obj = cls(**self._kwargs(case, cls, profile, cls=True))
+        kw = self._kwargs(case, cls, profile, cls=True)
+        if _BF16 is None and out_dtype == "bfloat16" and "dtype" not in kw:
+            kw["dtype"] = "bfloat16"  # a loss class computing in y_pred's dtype cannot see it otherwise
+        obj = cls(**kw)
         if case.form == "loss":
             y_true, y_pred, sw = self._arrays(case, case.inputs, out_dtype)
             return self._result(obj(y_true, y_pred, sample_weight=sw), out_dtype)

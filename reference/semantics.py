@@ -200,11 +200,15 @@ def _bce_prob_terms(t: Fraction, q: Fraction, bounds: Bounds, double_eps: bool) 
     return e
 
 
-def _softplus_pair(x: float, t: Fraction) -> Elem:
+def _softplus_pair(x: float, t: Fraction, infinite: str = "log_sigmoid") -> Elem:
     """max(x, 0) - t x + log1p(exp(-|x|)) arranged as c * |x| + log1p(exp(-|x|)).
 
     x >= 0: (1 - t) x + log1p(e^-x); x < 0: t |x| + log1p(e^-|x|). Both terms >= 0 for t in [0, 1].
+    Infinite x follow the profile's ``bce_infinite_logits``: log_sigmoid gives (1 - t) * inf at
+    +inf; relu_form (TF) evaluates inf - inf * t there, NaN unless t < 0.
     """
+    if x == INF and infinite == "relu_form":
+        return special(INF) if t < 0 else special(NAN)
     if x == INF:
         return special(NAN) if t == 1 else special(INF if t < 1 else -INF)
     if x == -INF:
@@ -314,6 +318,9 @@ def check_arguments(case: Any, profile: Profile, form: str) -> None:
         allowed = profile.metric_ignore_class if form == "metric" else profile.ignore_class
         if not allowed:
             raise RefError("invalid_argument", f"profile {profile.name} has no ignore_class here")
+    if case.sparse and form == "loss" and "axis" in params and not profile.scce_class_axis:
+        raise RefError("invalid_argument", f"profile {profile.name}: the SparseCategoricalCrossentropy "
+                                           "loss class takes no axis")
     if case.loss == "binary_crossentropy" and form == "metric" and "axis" in params:
         pass  # the BCE metric has no axis argument in Keras 3; the spec decides via expect
     ls = params.get("label_smoothing")
@@ -334,7 +341,8 @@ def loss_function(case: Any, inputs: Any, profile: Profile, dtype: str, *, cast_
     """Per-element exact losses of the Keras loss function, and the ignore mask (or None).
 
     ``dtype`` is the compute dtype (clip bounds, label cast); ``cast_labels``
-    says whether sparse labels are first rounded to it (the Loss class path).
+    says whether sparse labels are first rounded to it (the caller decides by
+    profile: ``label_cast`` for the Loss class, ``metric_label_cast`` for metrics).
     """
     bounds = clip_bounds(dtype, profile)
     params = case.params
@@ -364,7 +372,8 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
     ax = _norm_axis(axis, y_pred.ndim)
     if profile.scce_axis == "last_only" and ax != y_pred.ndim - 1:
         raise RefError("invalid_argument", "only axis=-1 is supported by this backend")
-    if y_true.ndim == y_pred.ndim and y_true.shape[ax] == 1:
+    flatten = profile.scce_label_shape == "flatten" and y_true.ndim != y_pred.ndim - 1
+    if y_true.ndim == y_pred.ndim and y_true.shape[ax] == 1 and not flatten:
         y_true = np.squeeze(y_true, axis=ax)
     if profile.scce_axis == "labels_checked_as_last":
         # The backend squeezes a trailing size-1 label axis and compares the labels with
@@ -374,12 +383,22 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
             raise RefError("invalid_shape", f"labels {list(y_true.shape)} vs predictions "
                                             f"{list(y_pred.shape)}[:-1] (checked as if axis were -1)")
     pred = np.moveaxis(y_pred, ax, -1)
-    if y_true.shape != pred.shape[:-1]:
-        raise RefError("invalid_shape", f"labels {list(y_true.shape)} vs predictions {list(y_pred.shape)}")
     K = pred.shape[-1]
-    out_shape = pred.shape[:-1]
-    rows = pred.reshape(-1, K)
-    labels = y_true.reshape(-1)
+    if flatten:
+        # tf-keras: labels flattened, y_pred reshaped to (-1, K) (TF infers -1 as 1 when K is 0).
+        labels = y_true.reshape(-1)
+        n_rows = pred.size // K if K else 1
+        if labels.size != n_rows:
+            raise RefError("invalid_shape", f"{labels.size} flattened labels vs {n_rows} rows of predictions "
+                                            f"{list(y_pred.shape)}")
+        rows = pred.reshape(n_rows, K)
+        out_shape = pred.shape[:-1] if pred.ndim >= 3 else (labels.size,)
+    else:
+        if y_true.shape != pred.shape[:-1]:
+            raise RefError("invalid_shape", f"labels {list(y_true.shape)} vs predictions {list(y_pred.shape)}")
+        out_shape = pred.shape[:-1]
+        rows = pred.reshape(-1, K)
+        labels = y_true.reshape(-1)
     fmt = get_format(bounds.dtype)
     is_float = labels.dtype.kind == "f"
     policy = LabelPolicy(profile)
@@ -387,7 +406,7 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
     mask = np.ones(len(rows), dtype=bool) if ignore_class is not None else None
     for i in range(len(rows)):
         lab = float(labels[i]) if is_float else int(labels[i])
-        if cast_labels and profile.label_cast == "loss_dtype" and not (is_float and math.isnan(lab)):
+        if cast_labels and not (is_float and math.isnan(lab)):
             lab = round_fraction(Fraction(lab), fmt) if math.isfinite(lab) else lab
         if ignore_class is not None and lab == ignore_class:
             mask[i] = False
@@ -464,7 +483,13 @@ def _categorical(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits:
 def _binary(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool, ls: Any,
             profile: Profile, bounds: Bounds) -> np.ndarray:
     if y_true.shape != y_pred.shape:
-        raise RefError("invalid_shape", f"y_true {list(y_true.shape)} vs y_pred {list(y_pred.shape)}")
+        if profile.bce_shapes != "broadcast":
+            raise RefError("invalid_shape", f"y_true {list(y_true.shape)} vs y_pred {list(y_pred.shape)}")
+        try:  # element-wise TF arithmetic (tf-keras): the shapes broadcast
+            y_true, y_pred = np.broadcast_arrays(y_true, y_pred)
+        except ValueError:
+            raise RefError("invalid_shape", f"y_true {list(y_true.shape)} and y_pred {list(y_pred.shape)} "
+                                            "do not broadcast") from None
     if y_pred.ndim == 0:
         raise RefError("invalid_shape", "binary crossentropy averages over an axis; got a scalar")
     ax = _norm_axis(axis, y_pred.ndim)
@@ -492,7 +517,7 @@ def _binary(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
                 t = t * (1 - smooth) + smooth / 2
             if from_logits:
                 if profile.bce_logits == "exact":
-                    elems.append(_softplus_pair(x, t))
+                    elems.append(_softplus_pair(x, t, profile.bce_infinite_logits))
                 else:
                     elems.append(_bce_sigmoid_then_clip(x, t, bounds))
             else:

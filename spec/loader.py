@@ -58,13 +58,20 @@ def compute_dtype(case: Case, profile: str | None = None) -> str:
 
     A loss function keeps y_pred's dtype. Loss and metric classes convert their
     inputs to their own dtype: ``params.dtype`` when the case sets it, else the
-    profile's floatx (float32).
+    profile's floatx (float32); except that under ``loss_class_dtype: y_pred``
+    (tf-keras) a Loss class computes in y_pred's dtype.
     """
     if case.form == "function":
         return case.dtype
     if case.params.get("dtype"):
         return case.params["dtype"]
-    return get_profile(profile).loss_dtype if profile else "float32"
+    if not profile:
+        return "float32"
+    prof = get_profile(profile)
+    is_loss_class = case.form == "loss" or (case.form == "config" and case.config_of != "metric")
+    if is_loss_class and prof.loss_class_dtype == "y_pred":
+        return case.dtype
+    return prof.loss_dtype
 
 
 # --------------------------------------------------------------------------- arrays
@@ -232,6 +239,10 @@ def _shapes_agree(case: Mapping, inp: Inputs) -> str | None:
                     f"axis ({list(reduced)})")
         return None
     if t != p:
+        # The classes first match ranks differing by a trailing size-1 axis (squeeze or expand).
+        column = (t == p[:-1] and p[-1:] == (1,)) or (p == t[:-1] and t[-1:] == (1,))
+        if column and case.get("form") != "function":
+            return None
         return f"y_true shape {list(t)} differs from y_pred shape {list(p)}"
     return None
 
@@ -316,8 +327,6 @@ def _build(raw: LineDict, file: str) -> Case:
         if case_loss_is_sparse(raw) and not any(e.error for e in expect.values()):
             raise ctx.error("sparse categorical crossentropy has no label_smoothing "
                             "(state the error each profile gives in `expect`)", ("params", "label_smoothing"))
-    if params.get("reduction", "x") is None:
-        params["reduction"] = "none"
     inputs = steps = None
     expects_shape_error = any(e.error == "invalid_shape" for e in expect.values())
     if "inputs" in raw:

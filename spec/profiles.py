@@ -44,6 +44,14 @@ CHOICES: Mapping[str, tuple | type] = MappingProxyType({
     "cce_smoothing_classes": ("y_pred_axis", "y_true_last", "y_true_axis"),
     "metric_counts_ignored": bool,
     "loss_dtype": ("float16", "bfloat16", "float32", "float64"),
+    "loss_class_dtype": ("loss_dtype", "y_pred"),
+    "reduction_null": ("none", "error"),
+    "scce_class_axis": bool,
+    "rank_match": ("expand_rank1", "squeeze"),
+    "scce_label_shape": ("strict", "flatten"),
+    "metric_label_cast": ("none", "metric_dtype"),
+    "bce_infinite_logits": ("log_sigmoid", "relu_form"),
+    "bce_shapes": ("equal", "broadcast"),
 })
 
 KNOWN_REDUCTIONS = ("auto", "sum_over_batch_size", "sum", "none", "mean", "mean_with_sample_weight")

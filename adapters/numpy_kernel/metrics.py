@@ -23,7 +23,7 @@ from xentspec.spec.profiles import Profile
 
 from . import precision as P
 from .functions import CoreResult, bce_core, cce_core, scce_core
-from .reductions import _tf_keras_adjust, squeeze_or_expand_to_same_rank
+from .reductions import _tf_keras_adjust, remove_squeezable_dimensions, squeeze_or_expand_to_same_rank
 from .validate import resolve_profile
 
 __all__ = ["SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy"]
@@ -62,7 +62,10 @@ class _MeanMetric:
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add one batch: the per-element losses of the loss function, weighted per the profile."""
         yp = P.cast_to(y_pred, self.dtype)
-        yt = np.asarray(y_true) if self.profile.metric_counts_ignored else P.cast_to(y_true, self.dtype)
+        # metric_label_cast: metric_dtype (tf-keras) casts y_true, sparse labels too, to the metric dtype.
+        yt = P.cast_to(y_true, self.dtype) if self.profile.metric_label_cast == "metric_dtype" else np.asarray(y_true)
+        if self.profile.rank_match == "squeeze":  # tf-keras MeanMetricWrapper.update_state
+            yt, yp = remove_squeezable_dimensions(yt, yp)
         res = type(self)._core(yt, yp, profile=self.profile, dtype=self.dtype, **self._kwargs())
         v = np.asarray(res.values, dtype=np.float64)
         sw = None if sample_weight is None else P.cast_to(sample_weight, self.dtype).astype(np.float64)
