@@ -132,7 +132,7 @@ def metric_results(case: Any, profile: Profile, dtype: str) -> list[Elem]:
             terms, count = [], Fraction(0)
         elif step.kind == "update":
             values, vmask = loss_function(case, step.inputs, profile, dtype,
-                                          cast_labels=profile.metric_label_cast == "metric_dtype")
+                                          cast_labels=profile.metric_inputs == "converted")
             fn = _update_keras3 if keras3 else _update_tfkeras
             t, c = fn(values, vmask, step.inputs.sample_weight, profile)
             terms = terms + t

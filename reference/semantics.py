@@ -200,14 +200,14 @@ def _bce_prob_terms(t: Fraction, q: Fraction, bounds: Bounds, double_eps: bool) 
     return e
 
 
-def _softplus_pair(x: float, t: Fraction, infinite: str = "log_sigmoid") -> Elem:
+def _softplus_pair(x: float, t: Fraction, infinite: str = "limit") -> Elem:
     """max(x, 0) - t x + log1p(exp(-|x|)) arranged as c * |x| + log1p(exp(-|x|)).
 
     x >= 0: (1 - t) x + log1p(e^-x); x < 0: t |x| + log1p(e^-|x|). Both terms >= 0 for t in [0, 1].
-    Infinite x follow the profile's ``bce_infinite_logits``: log_sigmoid gives (1 - t) * inf at
-    +inf; relu_form (TF) evaluates inf - inf * t there, NaN unless t < 0.
+    Infinite x follow the profile's ``bce_logits_infinite``: limit gives (1 - t) * inf at +inf;
+    tf_formula (TF) evaluates inf - inf * t there, NaN unless t < 0.
     """
-    if x == INF and infinite == "relu_form":
+    if x == INF and infinite == "tf_formula":
         return special(INF) if t < 0 else special(NAN)
     if x == INF:
         return special(NAN) if t == 1 else special(INF if t < 1 else -INF)
@@ -342,7 +342,7 @@ def loss_function(case: Any, inputs: Any, profile: Profile, dtype: str, *, cast_
 
     ``dtype`` is the compute dtype (clip bounds, label cast); ``cast_labels``
     says whether sparse labels are first rounded to it (the caller decides by
-    profile: ``label_cast`` for the Loss class, ``metric_label_cast`` for metrics).
+    profile: ``label_cast`` for the Loss class, ``metric_inputs`` for metrics).
     """
     bounds = clip_bounds(dtype, profile)
     params = case.params
@@ -517,7 +517,7 @@ def _binary(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
                 t = t * (1 - smooth) + smooth / 2
             if from_logits:
                 if profile.bce_logits == "exact":
-                    elems.append(_softplus_pair(x, t, profile.bce_infinite_logits))
+                    elems.append(_softplus_pair(x, t, profile.bce_logits_infinite))
                 else:
                     elems.append(_bce_sigmoid_then_clip(x, t, bounds))
             else:

@@ -49,8 +49,8 @@ CHOICES: Mapping[str, tuple | type] = MappingProxyType({
     "scce_class_axis": bool,
     "rank_match": ("expand_rank1", "squeeze"),
     "scce_label_shape": ("strict", "flatten"),
-    "metric_label_cast": ("none", "metric_dtype"),
-    "bce_infinite_logits": ("log_sigmoid", "relu_form"),
+    "metric_inputs": ("as_given", "converted"),
+    "bce_logits_infinite": ("limit", "tf_formula"),
     "bce_shapes": ("equal", "broadcast"),
 })
 

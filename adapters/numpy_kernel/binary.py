@@ -156,7 +156,7 @@ def _logit_terms32(t: np.ndarray, x: np.ndarray, lo: float, hi: float, mode: str
     return np.where(high, hi_val, b)
 
 
-def _relu_form_plus_inf(b: np.ndarray, t: np.ndarray, x: np.ndarray) -> np.ndarray:
+def _tf_formula_plus_inf(b: np.ndarray, t: np.ndarray, x: np.ndarray) -> np.ndarray:
     """TF's relu(x) - x t + log1p(exp(-|x|)) at x = +inf: inf - inf * t, NaN unless t < 0."""
     plus = np.asarray(x) == np.inf
     if not plus.any():
@@ -166,14 +166,14 @@ def _relu_form_plus_inf(b: np.ndarray, t: np.ndarray, x: np.ndarray) -> np.ndarr
 
 def binary_loss(p2: np.ndarray, t2: np.ndarray, from_logits: bool, lo: float, hi: float,
                 prob_mode: str, logit_mode: str, smoothing: float = 0.0,
-                infinite_logits: str = "log_sigmoid") -> np.ndarray:
+                infinite_logits: str = "limit") -> np.ndarray:
     """Mean over the last axis of the element-wise BCE of ``p2`` against targets ``t2`` (R, W).
 
     Targets are smoothed toward 0.5 (``t (1 - ls) + ls / 2``; the caller rounds
     ls to the case's dtype) when ``smoothing`` is non-zero. float64 ``p2`` runs in float64,
     anything else in float32 (module docstring). Returns float64 values of shape (R,).
-    ``infinite_logits`` (profile choice bce_infinite_logits) says what x = +inf gives under
-    ``bce_logits: exact``: log_sigmoid, (1 - t) * inf; relu_form (TF), inf - inf * t.
+    ``infinite_logits`` (profile choice bce_logits_infinite) says what x = +inf gives under
+    ``bce_logits: exact``: limit, (1 - t) * inf; tf_formula (TF), inf - inf * t.
     """
     if prob_mode not in ("clip", "clip_double_epsilon"):
         raise ValueError(f"bce_probabilities: unknown choice {prob_mode!r}")
@@ -206,8 +206,8 @@ def binary_loss(p2: np.ndarray, t2: np.ndarray, from_logits: bool, lo: float, hi
                 b = _logit_terms32(tb, pb, lo, hi, logit_mode)
             else:
                 b = _combine(_prob_parts32(pb, lo, hi, double_eps), tb)
-        if from_logits and logit_mode == "exact" and infinite_logits == "relu_form":
-            b = _relu_form_plus_inf(b, np.asarray(tb, dtype=np.float64), p2[r0:r1])
+        if from_logits and logit_mode == "exact" and infinite_logits == "tf_formula":
+            b = _tf_formula_plus_inf(b, np.asarray(tb, dtype=np.float64), p2[r0:r1])
         out[r0:r1] = b.mean(axis=1) if width else np.nan
 
     run_blocks(n, max(width, 1), work)

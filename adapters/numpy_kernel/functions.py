@@ -204,7 +204,7 @@ def bce_core(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothin
     ls = _smoothing_value(label_smoothing, name)
     lo, hi = P.clip_bounds(prof.epsilon, name)
     vals = binary_loss(_rows(yp, ax), _rows(yt, ax), bool(from_logits), lo, hi,
-                       prof.bce_probabilities, prof.bce_logits, ls, prof.bce_infinite_logits)
+                       prof.bce_probabilities, prof.bce_logits, ls, prof.bce_logits_infinite)
     return CoreResult(vals.reshape(yp.shape[:ax] + yp.shape[ax + 1:]), None, name, is_ml)
 
 

@@ -62,8 +62,8 @@ class _MeanMetric:
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add one batch: the per-element losses of the loss function, weighted per the profile."""
         yp = P.cast_to(y_pred, self.dtype)
-        # metric_label_cast: metric_dtype (tf-keras) casts y_true, sparse labels too, to the metric dtype.
-        yt = P.cast_to(y_true, self.dtype) if self.profile.metric_label_cast == "metric_dtype" else np.asarray(y_true)
+        # metric_inputs: converted (tf-keras) casts y_true, sparse labels too, to the metric dtype.
+        yt = P.cast_to(y_true, self.dtype) if self.profile.metric_inputs == "converted" else np.asarray(y_true)
         if self.profile.rank_match == "squeeze":  # tf-keras MeanMetricWrapper.update_state
             yt, yp = remove_squeezable_dimensions(yt, yp)
         res = type(self)._core(yt, yp, profile=self.profile, dtype=self.dtype, **self._kwargs())
