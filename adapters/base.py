@@ -229,6 +229,14 @@ class Adapter:
                     may crash or hang without taking the run with it; an adapter whose
                     code is known not to crash may say False to save the process hop.
     ``timeout``     seconds a case may take in a worker before it is killed.
+
+    Optional, for ``xentspec adapters`` (the listing of available adapters):
+
+    ``requires``    top-level module names the adapter needs (``("keras", "tensorflow")``);
+                    the listing checks them with ``importlib.util.find_spec``, which
+                    locates a module without importing it. Empty: nothing to check.
+    ``install``     the command that installs what the adapter needs, shown when a
+                    required module is missing (``pip install "xentspec[keras,tensorflow]"``).
     """
 
     name: str = "adapter"
@@ -239,6 +247,8 @@ class Adapter:
     error_rules: Sequence[ErrorRule] = ()
     isolate: bool = True
     timeout: float = 60.0
+    requires: Sequence[str] = ()
+    install: str = ""
 
     def frameworks(self) -> dict[str, str]:
         """Versions of the packages the results depend on, for the report (``{"numpy": "2.1.0"}``)."""

@@ -100,6 +100,17 @@ class Keras3Adapter(Adapter):
     def __init__(self) -> None:
         self.version = _dist_version("keras")
 
+    @property
+    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+        """Modules this adapter needs: keras and the backend's module (named like the backend)."""
+        return ("keras", self.backend)
+
+    @property
+    def install(self) -> str:  # type: ignore[override]
+        """The pip command that installs keras and this backend (the extras of pyproject.toml)."""
+        return 'pip install "xentspec[keras]"' if self.backend == "numpy" else \
+            f'pip install "xentspec[keras,{self.backend}]"'
+
     # ------------------------------------------------------------------ declarations
 
     @property

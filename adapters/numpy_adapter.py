@@ -112,7 +112,9 @@ class NumpyAdapter(Adapter):
             if key in p:
                 kw[key] = p[key]
         if cls:
-            for key in ("reduction", "name", "dtype"):
+            if "reduction" in p:  # None included: Keras 3 reads it as "none", tf-keras rejects it
+                kw["reduction"] = p["reduction"]
+            for key in ("name", "dtype"):
                 if key in p and p[key] is not None:
                     kw[key] = p[key]
         if _accepts(fn, "profile"):
@@ -162,6 +164,8 @@ class NumpyAdapter(Adapter):
         owner = k.metrics if case.form == "config" and case.config_of == "metric" else k
         cls = getattr(owner, CLASS_NAMES[case.loss])
         kwargs = self._kwargs(case, cls, profile, cls=True)
+        if _BF16 is None and out_dtype == "bfloat16" and "dtype" not in kwargs:
+            kwargs["dtype"] = "bfloat16"  # a loss class computing in y_pred's dtype cannot see it otherwise
         if case.form == "loss":
             y_true, y_pred, sw = self._arrays(case, case.inputs, out_dtype)
             return self._result(cls(**kwargs)(y_true, y_pred, sample_weight=sw), out_dtype)

@@ -36,6 +36,9 @@ BUILTIN_ADAPTERS: dict[str, str] = {
     "keras3-jax": "xentspec.adapters.keras3_adapter:Keras3JaxAdapter",
     "keras3-numpy": "xentspec.adapters.keras3_adapter:Keras3NumpyAdapter",
     "keras3-torch": "xentspec.adapters.keras3_adapter:Keras3TorchAdapter",
+    "keras3-tensorflow": "xentspec.adapters.keras3_tensorflow:Keras3TensorflowAdapter",
+    # Keras 2 through tf-keras on TensorFlow 2 (the tf-keras extra).
+    "tf-keras": "xentspec.adapters.tf_keras_adapter:TfKerasAdapter",
 }
 
 

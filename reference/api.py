@@ -28,7 +28,7 @@ from .semantics import RefError, check_arguments, clip_bounds, loss_function
 
 __all__ = ["Truth", "truth", "element_dtype", "REFERENCE_VERSION", "FAST_MIN_ELEMENTS", "DIGITS_MAX_ELEMENTS"]
 
-REFERENCE_VERSION = "1.3.2"  # bump on any change of computed values: it keys the disk cache
+REFERENCE_VERSION = "1.4.0"  # bump on any change of computed values: it keys the disk cache
 FAST_MIN_ELEMENTS = 4096      # float32 cases with at least this many y_pred entries may take the fast path
 DIGITS_MAX_ELEMENTS = 20000   # above this many loss elements, exact strings carry the certified digits only
 
@@ -133,13 +133,14 @@ def _class_inputs(inp: Inputs, dtype: str, case: Case, weights: str | None = Non
     return Inputs(y_true=yt, y_pred=conv(inp.y_pred), sample_weight=sw)
 
 
-def _match_ranks(inp: Inputs) -> Inputs:
-    """The loss class's first step: squeeze or expand y_true / y_pred to the same rank.
+def _match_ranks(inp: Inputs, prof: Any) -> Inputs:
+    """The classes' first step: squeeze or expand y_true / y_pred to the same rank.
 
-    Keras 3 ``LossFunctionWrapper.call`` (``squeeze_or_expand_to_same_rank``; tf-keras's
-    ``squeeze_or_expand_dimensions`` acts alike here): when the ranks differ by one and
-    the larger tensor's last axis has size 1, a rank-1 smaller tensor gains a trailing
-    axis, otherwise the larger one loses its last axis.
+    When the ranks differ by one and the larger tensor's last axis has size 1:
+    under ``rank_match: expand_rank1`` (Keras 3 ``LossFunctionWrapper.call``,
+    ``squeeze_or_expand_to_same_rank``) a rank-1 smaller tensor gains a trailing
+    axis, otherwise the larger one loses its last axis; under ``squeeze`` (tf-keras
+    ``squeeze_or_expand_dimensions``) the larger one always loses it.
     """
     t, p = inp.y_true, inp.y_pred
     if abs(t.ndim - p.ndim) != 1:
@@ -148,7 +149,7 @@ def _match_ranks(inp: Inputs) -> Inputs:
     big, small = (p, t) if big_is_pred else (t, p)
     if big.shape[-1] != 1:
         return inp
-    if small.ndim == 1:
+    if small.ndim == 1 and prof.rank_match == "expand_rank1":
         small = small[..., None]
     else:
         big = big[..., 0]
@@ -167,6 +168,10 @@ def _elements(case: Case, profile_name: str, dtype: str | None = None) -> np.nda
     cdt = dts.compute
     form = case.form
     if form == "config":
+        # The constructor's argument checks apply whether or not the case has inputs.
+        check_arguments(case, prof, "metric" if case.config_of == "metric" else "loss")
+        if case.config_of != "metric":
+            resolve_reduction(case, prof)
         if case.inputs is None:
             return None
         if case.config_of == "metric":
@@ -184,8 +189,9 @@ def _elements(case: Case, profile_name: str, dtype: str | None = None) -> np.nda
         return values
     if form == "loss":
         reduction = resolve_reduction(case, prof)
-        inp = _match_ranks(_class_inputs(case.inputs, idt, case, dts.weights, cdt))
-        values, mask = loss_function(case, inp, prof, cdt, cast_labels=True, label_dtype=idt)
+        inp = _match_ranks(_class_inputs(case.inputs, idt, case, dts.weights, cdt), prof)
+        values, mask = loss_function(case, inp, prof, cdt, cast_labels=prof.label_cast == "loss_dtype",
+                                     label_dtype=idt)
         return reduce_loss(values, mask, inp.sample_weight, reduction, prof, clip_bounds(cdt, prof).eps)
     if form == "metric":
         # tf-keras converts y_true and y_pred to the metric dtype before calling the loss
@@ -195,8 +201,10 @@ def _elements(case: Case, profile_name: str, dtype: str | None = None) -> np.nda
         steps = []
         for s in case.steps:
             if s.inputs is not None:
-                s = type(s)(kind=s.kind, inputs=_class_inputs(s.inputs, idt, case, dts.weights, cdt),
-                            documented=s.documented)
+                inp = _class_inputs(s.inputs, idt, case, dts.weights, cdt)
+                if prof.rank_match == "squeeze":  # tf-keras MeanMetricWrapper.update_state
+                    inp = _match_ranks(inp, prof)
+                s = type(s)(kind=s.kind, inputs=inp, documented=s.documented)
             steps.append(s)
         mcase = _with_steps(case, tuple(steps))
         return np.array(metric_results(mcase, prof, cdt) + [None], dtype=object)[:-1]

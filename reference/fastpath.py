@@ -57,7 +57,10 @@ def eligible(case: Any, profile: str) -> tuple[np.ndarray, np.ndarray, str] | No
         return None
     prof = get_profile(profile)
     if case.form == "loss":
-        red = p.get("reduction", prof.default_reduction) or "none"
+        red = p.get("reduction", prof.default_reduction)
+        if red is None and prof.reduction_null == "error":
+            return None  # the general path raises
+        red = red or "none"
         if red not in prof.reductions:
             return None
         red = "sum_over_batch_size" if red in ("auto", "mean", "mean_with_sample_weight") else red

@@ -131,7 +131,8 @@ def metric_results(case: Any, profile: Profile, dtype: str) -> list[Elem]:
         if step.kind == "reset":
             terms, count = [], Fraction(0)
         elif step.kind == "update":
-            values, vmask = loss_function(case, step.inputs, profile, dtype, cast_labels=False)
+            values, vmask = loss_function(case, step.inputs, profile, dtype,
+                                          cast_labels=profile.metric_inputs == "converted")
             fn = _update_keras3 if keras3 else _update_tfkeras
             t, c = fn(values, vmask, step.inputs.sample_weight, profile)
             terms = terms + t

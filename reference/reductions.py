@@ -82,6 +82,8 @@ def resolve_reduction(case: Any, profile: Profile) -> str:
     """The reduction of a loss-class case under the profile (RefError if it lacks it)."""
     red = case.params.get("reduction", profile.default_reduction)
     if red is None:
+        if profile.reduction_null == "error":
+            raise RefError("invalid_argument", f"profile {profile.name} rejects reduction=None")
         red = "none"
     if red not in profile.reductions:
         raise RefError("invalid_argument", f"profile {profile.name} has no reduction {red!r}")

@@ -221,8 +221,8 @@ def _infinite_logit(x: float, t: Fraction, formula: str) -> Elem:
     """
     def sign(v: Fraction) -> Elem:
         return special(NAN) if v == 0 else special(INF if v > 0 else -INF)
-    if formula == "tf_formula":
-        return special(NAN) if x == INF else sign(t)
+    if formula == "tf_formula" and x == INF:
+        return special(INF) if t < 0 else special(NAN)  # inf - inf t
     if formula == "torch_formula" and x == -INF:
         return special(NAN) if t <= 1 else special(INF)
     return sign(1 - t) if x == INF else sign(t)
@@ -232,6 +232,8 @@ def _softplus_pair(x: float, t: Fraction, infinite: str = "limit") -> Elem:
     """max(x, 0) - t x + log1p(exp(-|x|)) arranged as c * |x| + log1p(exp(-|x|)).
 
     x >= 0: (1 - t) x + log1p(e^-x); x < 0: t |x| + log1p(e^-|x|). Both terms >= 0 for t in [0, 1].
+    Infinite x follow the profile's ``bce_logits_infinite``: limit gives (1 - t) * inf at +inf;
+    tf_formula (TF) evaluates inf - inf * t there, NaN unless t < 0.
     """
     if math.isinf(x):
         return _infinite_logit(x, t, infinite)
@@ -356,6 +358,9 @@ def check_arguments(case: Any, profile: Profile, form: str) -> None:
         allowed = profile.metric_ignore_class if form == "metric" else profile.ignore_class
         if not allowed:
             raise RefError("invalid_argument", f"profile {profile.name} has no ignore_class here")
+    if case.sparse and form == "loss" and "axis" in params and not profile.scce_class_axis:
+        raise RefError("invalid_argument", f"profile {profile.name}: the SparseCategoricalCrossentropy "
+                                           "loss class takes no axis")
     if case.loss == "binary_crossentropy" and form == "metric" and "axis" in params:
         pass  # the BCE metric has no axis argument in Keras 3; the spec decides via expect
     ls = params.get("label_smoothing")
@@ -377,7 +382,8 @@ def loss_function(case: Any, inputs: Any, profile: Profile, dtype: str, *, cast_
 
     ``dtype`` is the compute dtype (clip bounds, smoothing); ``cast_labels``
     says whether sparse labels are first rounded to ``label_dtype`` (default
-    ``dtype``: the Loss class converts y_true to its dtype).
+    ``dtype``); the caller decides by profile: ``label_cast`` for the Loss class,
+    ``metric_inputs`` for metrics.
     """
     bounds = clip_bounds(dtype, profile)
     params = case.params
@@ -408,7 +414,8 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
     ax = _norm_axis(axis, y_pred.ndim)
     if profile.scce_axis == "last_only" and ax != y_pred.ndim - 1:
         raise RefError("invalid_argument", "only axis=-1 is supported by this backend")
-    if y_true.ndim == y_pred.ndim and y_true.shape[ax] == 1:
+    flatten = profile.scce_label_shape == "flatten" and y_true.ndim != y_pred.ndim - 1
+    if y_true.ndim == y_pred.ndim and y_true.shape[ax] == 1 and not flatten:
         y_true = np.squeeze(y_true, axis=ax)
     if profile.scce_axis == "labels_checked_as_last":
         # The backend squeezes a trailing size-1 label axis and compares the labels with
@@ -418,12 +425,22 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
             raise RefError("invalid_shape", f"labels {list(y_true.shape)} vs predictions "
                                             f"{list(y_pred.shape)}[:-1] (checked as if axis were -1)")
     pred = np.moveaxis(y_pred, ax, -1)
-    if y_true.shape != pred.shape[:-1]:
-        raise RefError("invalid_shape", f"labels {list(y_true.shape)} vs predictions {list(y_pred.shape)}")
     K = pred.shape[-1]
-    out_shape = pred.shape[:-1]
-    rows = pred.reshape(-1, K)
-    labels = y_true.reshape(-1)
+    if flatten:
+        # tf-keras: labels flattened, y_pred reshaped to (-1, K) (TF infers -1 as 1 when K is 0).
+        labels = y_true.reshape(-1)
+        n_rows = pred.size // K if K else 1
+        if labels.size != n_rows:
+            raise RefError("invalid_shape", f"{labels.size} flattened labels vs {n_rows} rows of predictions "
+                                            f"{list(y_pred.shape)}")
+        rows = pred.reshape(n_rows, K)
+        out_shape = pred.shape[:-1] if pred.ndim >= 3 else (labels.size,)
+    else:
+        if y_true.shape != pred.shape[:-1]:
+            raise RefError("invalid_shape", f"labels {list(y_true.shape)} vs predictions {list(y_pred.shape)}")
+        out_shape = pred.shape[:-1]
+        rows = pred.reshape(-1, K)
+        labels = y_true.reshape(-1)
     fmt = get_format(label_dtype or bounds.dtype)
     is_float = labels.dtype.kind == "f"
     policy = LabelPolicy(profile)
@@ -431,7 +448,7 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
     mask = np.ones(len(rows), dtype=bool) if ignore_class is not None else None
     for i in range(len(rows)):
         lab = float(labels[i]) if is_float else int(labels[i])
-        if cast_labels and profile.label_cast == "loss_dtype" and not (is_float and math.isnan(lab)):
+        if cast_labels and not (is_float and math.isnan(lab)):
             lab = round_fraction(Fraction(lab), fmt) if math.isfinite(lab) else lab
         if ignore_class is not None and lab == ignore_class:
             mask[i] = False
@@ -519,7 +536,13 @@ def _check_bce_ranges(rows: np.ndarray, trows: np.ndarray, smooth: Fraction) -> 
 def _binary(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool, ls: Any,
             profile: Profile, bounds: Bounds) -> np.ndarray:
     if y_true.shape != y_pred.shape:
-        raise RefError("invalid_shape", f"y_true {list(y_true.shape)} vs y_pred {list(y_pred.shape)}")
+        if profile.bce_shapes != "broadcast":
+            raise RefError("invalid_shape", f"y_true {list(y_true.shape)} vs y_pred {list(y_pred.shape)}")
+        try:  # element-wise TF arithmetic (tf-keras): the shapes broadcast
+            y_true, y_pred = np.broadcast_arrays(y_true, y_pred)
+        except ValueError:
+            raise RefError("invalid_shape", f"y_true {list(y_true.shape)} and y_pred {list(y_pred.shape)} "
+                                            "do not broadcast") from None
     if y_pred.ndim == 0:
         raise RefError("invalid_shape", "binary crossentropy averages over an axis; got a scalar")
     ax = _norm_axis(axis, y_pred.ndim)

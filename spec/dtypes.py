@@ -16,7 +16,7 @@ three dtypes, which the reference, the verdict and the budget read from here:
   float32; a float64 mean computed in float32 and cast back), for the budget.
 
 The profile choices that decide them (``spec/profiles.yaml`` explains each):
-``loss_dtype``, ``metric_inputs``, ``float64_tensors``, ``float64_dense``,
+``loss_dtype``, ``loss_class_dtype``, ``metric_inputs``, ``float64_tensors``, ``float64_dense``,
 ``bfloat16_compute``, ``sparse_half_result``, ``mean_float64`` and
 ``divide_no_nan_float64``.
 """
@@ -87,8 +87,12 @@ def _reduction_divides(case: Any, prof: Profile) -> bool:
 def call_dtypes(case: Any, profile: str | Profile | None) -> CallDtypes:
     """The dtypes of ``case``'s call under ``profile`` (None: the default keras3 choices, float32 classes)."""
     prof = get_profile(profile or "keras3") if not isinstance(profile, Profile) else profile
-    cls_dtype = _tensor(case.params.get("dtype") or prof.loss_dtype, prof)
     metric = _is_metric(case)
+    cls_dtype = case.params.get("dtype") or prof.loss_dtype
+    if not case.params.get("dtype") and not metric and case.form != "function" \
+            and prof.loss_class_dtype == "y_pred":
+        cls_dtype = case.dtype  # tf-keras: a Loss class computes in y_pred's dtype
+    cls_dtype = _tensor(cls_dtype, prof)
     if case.form == "function":
         src = case.dtype
     elif metric and prof.metric_inputs == "as_given":

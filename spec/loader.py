@@ -58,8 +58,9 @@ def compute_dtype(case: Case, profile: str | None = None) -> str:
 
     A loss function keeps y_pred's dtype. Loss and metric classes convert to
     their own dtype: ``params.dtype`` when the case sets it, else the profile's
-    floatx (float32); the profile's dtype choices (64-bit demotion on the
-    non-TensorFlow backends) may change either.
+    floatx (float32), except that under ``loss_class_dtype: y_pred`` (tf-keras)
+    a Loss class computes in y_pred's dtype; the profile's dtype choices (64-bit
+    demotion on the non-TensorFlow backends) may change either.
     """
     from .dtypes import call_dtypes
 
@@ -231,6 +232,10 @@ def _shapes_agree(case: Mapping, inp: Inputs) -> str | None:
                     f"axis ({list(reduced)})")
         return None
     if t != p:
+        # The classes first match ranks differing by a trailing size-1 axis (squeeze or expand).
+        column = (t == p[:-1] and p[-1:] == (1,)) or (p == t[:-1] and t[-1:] == (1,))
+        if column and case.get("form") != "function":
+            return None
         return f"y_true shape {list(t)} differs from y_pred shape {list(p)}"
     return None
 
@@ -315,8 +320,6 @@ def _build(raw: LineDict, file: str) -> Case:
         if case_loss_is_sparse(raw) and not any(e.error for e in expect.values()):
             raise ctx.error("sparse categorical crossentropy has no label_smoothing "
                             "(state the error each profile gives in `expect`)", ("params", "label_smoothing"))
-    if params.get("reduction", "x") is None:
-        params["reduction"] = "none"
     inputs = steps = None
     expects_shape_error = any(e.error == "invalid_shape" for e in expect.values())
     if "inputs" in raw:

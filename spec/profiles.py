@@ -54,6 +54,12 @@ CHOICES: Mapping[str, tuple | type] = MappingProxyType({
     "bce_log_clamp": ("none", "minus_100"),
     "bce_range_check": ("none", "invalid_value"),
     "loss_dtype": ("float16", "bfloat16", "float32", "float64"),
+    "loss_class_dtype": ("loss_dtype", "y_pred"),
+    "reduction_null": ("none", "error"),
+    "scce_class_axis": bool,
+    "rank_match": ("expand_rank1", "squeeze"),
+    "scce_label_shape": ("strict", "flatten"),
+    "bce_shapes": ("equal", "broadcast"),
 })
 
 KNOWN_REDUCTIONS = ("auto", "sum_over_batch_size", "sum", "none", "mean", "mean_with_sample_weight")

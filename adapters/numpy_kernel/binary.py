@@ -60,12 +60,12 @@ def _infinite_logits(b: np.ndarray, x: np.ndarray, t: np.ndarray, formula: str) 
     """Per-element values at x = +-inf as each formula's IEEE arithmetic gives them.
 
     The stable form c |x| + log1p(exp(-|x|)) gives the limits (NaN only for 0 * inf).
-    tf_formula, max(x, 0) - x t + log1p(exp(-|x|)): +inf is inf - inf = NaN for every t.
+    tf_formula, max(x, 0) - x t + log1p(exp(-|x|)): +inf is inf - inf t, NaN unless t < 0.
     torch_formula, (1 - t) x - log_sigmoid(x): -inf is -inf + inf = NaN for t <= 1.
     """
     t64 = np.asarray(t, dtype=np.float64)
     if formula == "tf_formula":
-        return np.where(x == np.inf, np.nan, b)
+        return np.where(x == np.inf, np.where(t64 < 0, np.inf, np.nan), b)
     if formula == "torch_formula":
         return np.where((x == -np.inf) & (t64 <= 1.0), np.nan, b)
     raise ValueError(f"bce_logits_infinite: unknown choice {formula!r}")

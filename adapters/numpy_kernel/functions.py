@@ -101,6 +101,11 @@ def scce_core(y_true: Any, y_pred: Any, from_logits: bool = False, ignore_class:
     if prof.scce_axis == "last_only" and ax != yp.ndim - 1:
         raise ValueError(f"axis: profile {prof.name!r} supports only the last axis (-1), got {axis}")
     yt = np.asarray(y_true)
+    # scce_label_shape flatten (tf-keras backend): labels whose rank is not y_pred's rank - 1 are
+    # flattened against y_pred reshaped to (-1, classes).
+    flatten = prof.scce_label_shape == "flatten" and yt.ndim != yp.ndim - 1
+    if flatten:
+        return _scce_flat(yt, yp, ax, from_logits, ignore_class, prof, name, is_ml)
     if yt.ndim == yp.ndim and yt.shape[ax] == 1:
         yt = np.squeeze(yt, axis=ax)
     if prof.scce_axis == "labels_checked_as_last":
@@ -113,6 +118,31 @@ def scce_core(y_true: Any, y_pred: Any, from_logits: bool = False, ignore_class:
     if yt.shape != expected:
         raise ValueError(f"y_true.shape={yt.shape} is incompatible with y_pred.shape={yp.shape} "
                          f"(expected labels of shape {expected} for class axis {axis})")
+    return _scce_rows(yt, yp, ax, expected, from_logits, ignore_class, prof, name, is_ml)
+
+
+def _scce_flat(yt: np.ndarray, yp: np.ndarray, ax: int, from_logits: bool, ignore_class: int | None,
+               prof: Profile, name: str, is_ml: bool) -> CoreResult:
+    """tf-keras's label flattening: one label per row of y_pred reshaped to (-1, classes).
+
+    The result is flat, or of y_pred's shape without the class axis when y_pred has rank >= 3.
+    """
+    classes = yp.shape[ax]
+    rows = yp.size // classes if classes else 1  # TF infers -1 as 1 when classes is 0
+    labels = yt.reshape(-1)
+    if labels.size != rows:
+        raise ValueError(f"y_true.shape={yt.shape} is incompatible with y_pred.shape={yp.shape}: "
+                         f"{labels.size} flattened labels for {rows} rows of {classes} classes")
+    moved = np.moveaxis(yp, ax, -1)
+    out_shape = moved.shape[:-1] if yp.ndim >= 3 else (labels.size,)
+    return _scce_rows(labels.reshape(out_shape), moved.reshape(out_shape + (classes,)), -1, out_shape,
+                      from_logits, ignore_class, prof, name, is_ml)
+
+
+def _scce_rows(yt: np.ndarray, yp: np.ndarray, ax: int, expected: tuple, from_logits: bool,
+               ignore_class: int | None, prof: Profile, name: str, is_ml: bool) -> CoreResult:
+    """The sparse loss of labels ``yt`` (shape ``expected``) against ``yp`` with classes on ``ax``."""
+    ax = ax % yp.ndim
     classes = yp.shape[ax]
     if classes == 0:
         raise ValueError(f"y_pred: the class axis has size 0 (y_pred.shape={yp.shape})")
@@ -182,6 +212,13 @@ def bce_core(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothin
     yp, name, is_ml = _prepare_pred(y_pred, dtype, prof, dense=True)
     ax = normalize_axis(axis, yp.ndim)
     yt = _targets(y_true, name)
+    if prof.bce_shapes == "broadcast" and yt.shape != yp.shape:
+        # tf-keras: element-wise TF arithmetic broadcasts y_true against y_pred.
+        try:
+            yt, yp = (np.ascontiguousarray(a) for a in np.broadcast_arrays(yt, yp))
+        except ValueError:
+            raise ValueError(f"y_true.shape={yt.shape} and y_pred.shape={yp.shape} do not broadcast") from None
+        ax = normalize_axis(axis, yp.ndim)
     check_same_shape(yt, yp)
     ls = _smoothing_value(label_smoothing, name)
     lo, hi = P.clip_bounds(prof.epsilon, name)

@@ -17,7 +17,8 @@ from xentspec.spec.profiles import Profile
 
 from . import precision as P
 from .functions import CoreResult, bce_core, cce_core, scce_core
-from .reductions import reduce_weighted, squeeze_or_expand_to_same_rank, standardize_reduction
+from .reductions import (reduce_weighted, remove_squeezable_dimensions, squeeze_or_expand_to_same_rank,
+                         standardize_reduction)
 from .validate import resolve_profile
 
 __all__ = ["Loss", "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy"]
@@ -38,35 +39,42 @@ class Loss:
         if reduction is None:
             self.reduction = None  # keep Keras' spelling in get_config
         self.name = name or self._default_name
-        self.dtype = P.dtype_name(dtype if dtype is not None else self.profile.loss_dtype)
-        # The dtype of this loss's tensors on the backend (JAX without x64 has no float64).
-        self.tensor_dtype = tensor_dtype(self.dtype, self.profile)
+        # loss_class_dtype: y_pred (tf-keras): without a dtype the class computes in y_pred's.
+        if dtype is None and self.profile.loss_class_dtype == "y_pred":
+            self.dtype: str | None = None
+        else:
+            self.dtype = P.dtype_name(dtype if dtype is not None else self.profile.loss_dtype)
 
     def _kwargs(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _convert(self, y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
-        yp = P.cast_to(y_pred, self.tensor_dtype)
+    def _convert(self, y_true: Any, y_pred: Any, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+        yp = P.cast_to(y_pred, dtype)
         if self.profile.label_cast == "loss_dtype":
-            yt = P.cast_to(y_true, self.tensor_dtype)
+            yt = P.cast_to(y_true, dtype)
         else:
             yt = np.asarray(y_true)
         return yt, yp
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> np.ndarray:
         """The reduced loss (an array of the loss dtype; per-element for reduction none)."""
-        yt, yp = self._convert(y_true, y_pred)
+        # The dtype of this call's tensors on the backend (JAX without x64 has no float64).
+        dtype = tensor_dtype(self.dtype or P.dtype_name(np.asarray(y_pred)), self.profile)
+        yt, yp = self._convert(y_true, y_pred, dtype)
         yt, yp = self._align(yt, yp)
-        res = type(self)._core(yt, yp, profile=self.profile, dtype=self.tensor_dtype, **self._kwargs())
+        res = type(self)._core(yt, yp, profile=self.profile, dtype=dtype, **self._kwargs())
         sw = None
         if sample_weight is not None:
-            sw = P.cast_to(sample_weight, self.tensor_dtype).astype(np.float64)
+            sw = P.cast_to(sample_weight, dtype).astype(np.float64)
         red = "none" if self.reduction is None else self.reduction
         out, divided = reduce_weighted(res.values, sw, res.mask, red, self.profile)
-        return P.storage_result(out, result_dtype(self.tensor_dtype, divided, self.profile))
+        return P.storage_result(out, result_dtype(dtype, divided, self.profile))
 
     def _align(self, yt: np.ndarray, yp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # LossFunctionWrapper.call: squeeze_or_expand_to_same_rank(y_true, y_pred)
+        # LossFunctionWrapper.call: squeeze_or_expand_to_same_rank(y_true, y_pred) (Keras 3), or
+        # tf-keras's squeeze-only squeeze_or_expand_dimensions (rank_match: squeeze).
+        if self.profile.rank_match == "squeeze":
+            return remove_squeezable_dimensions(yt, yp)
         return squeeze_or_expand_to_same_rank(yt, yp)
 
     def get_config(self) -> dict[str, Any]:
@@ -107,17 +115,27 @@ class SparseCategoricalCrossentropy(Loss):
     _core = staticmethod(scce_core)
 
     def __init__(self, from_logits: bool = False, ignore_class: int | None = None,
-                 reduction: str | None = "default", axis: int = -1, name: str | None = None,
+                 reduction: str | None = "default", axis: int | None = None, name: str | None = None,
                  dtype: str | None = None, *, profile: str | Profile = "keras3") -> None:
         super().__init__(reduction, name, dtype, profile=profile)
         if ignore_class is not None and not self.profile.ignore_class:
             raise ValueError(f"ignore_class: not supported by profile {self.profile.name!r}")
+        if axis is not None and not self.profile.scce_class_axis:
+            # tf-keras: the constructor has no axis argument (scce_class_axis: false).
+            raise ValueError(f"axis: the loss class takes no axis under profile {self.profile.name!r}")
         self.from_logits = bool(from_logits)
         self.ignore_class = ignore_class
-        self.axis = axis
+        self.axis = -1 if axis is None else axis
 
     def _kwargs(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits, "ignore_class": self.ignore_class, "axis": self.axis}
+
+    def get_config(self) -> dict[str, Any]:
+        """Keras' config keys (no ``axis`` where the class takes none)."""
+        cfg = super().get_config()
+        if not self.profile.scce_class_axis:
+            cfg.pop("axis", None)
+        return cfg
 
 
 class _SmoothedLoss(Loss):

@@ -24,7 +24,7 @@ from xentspec.spec.profiles import Profile
 from . import precision as P
 from .functions import CoreResult, bce_core, cce_core, scce_core
 from .losses import result_dtype, tensor_dtype
-from .reductions import _tf_keras_adjust, squeeze_or_expand_to_same_rank
+from .reductions import _tf_keras_adjust, remove_squeezable_dimensions, squeeze_or_expand_to_same_rank
 from .validate import resolve_profile
 
 __all__ = ["SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy"]
@@ -79,6 +79,8 @@ class _MeanMetric:
             yp = P.cast_to(y_pred, self.tensor_dtype)
             yt = P.cast_to(y_true, self.tensor_dtype)
             fn_dtype = self.tensor_dtype
+        if self.profile.rank_match == "squeeze":  # tf-keras MeanMetricWrapper.update_state
+            yt, yp = remove_squeezable_dimensions(yt, yp)
         res = type(self)._core(yt, yp, profile=self.profile, dtype=fn_dtype, **self._kwargs())
         v = np.asarray(res.values, dtype=np.float64)
         if v.ndim > 1 and res.dtype == "float64" and self.profile.mean_float64 == "float32":

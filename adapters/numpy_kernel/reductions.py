@@ -20,6 +20,7 @@ from xentspec.spec.profiles import Profile
 __all__ = [
     "standardize_reduction",
     "squeeze_or_expand_to_same_rank",
+    "remove_squeezable_dimensions",
     "apply_mask",
     "reduce_values",
     "reduce_weighted_values",
@@ -27,7 +28,12 @@ __all__ = [
 
 
 def standardize_reduction(reduction: str | None, profile: Profile) -> str:
-    """The reduction name (None -> "none"); ValueError naming ``reduction`` if the profile lacks it."""
+    """The reduction name (None -> "none"); ValueError naming ``reduction`` if the profile lacks it.
+
+    Under ``reduction_null: error`` (tf-keras) None is rejected too.
+    """
+    if reduction is None and profile.reduction_null == "error":
+        raise ValueError(f"reduction: profile {profile.name!r} rejects None (Invalid Reduction Key: None)")
     name = "none" if reduction is None else reduction
     if not isinstance(name, str) or name not in profile.reductions:
         raise ValueError(f"reduction: invalid value {reduction!r}; profile {profile.name!r} accepts "
@@ -54,6 +60,20 @@ def squeeze_or_expand_to_same_rank(x1: np.ndarray, x2: np.ndarray,
             return x1[..., None], x2
         return x1, x2[..., 0]
     return x1, x2
+
+
+def remove_squeezable_dimensions(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """tf-keras rank matching (``rank_match: squeeze``): squeeze the larger operand's size-1 last axis.
+
+    Only when the ranks differ by one; nothing is ever expanded (tf-keras
+    ``squeeze_or_expand_dimensions`` -> ``remove_squeezable_dimensions``).
+    """
+    diff = y_pred.ndim - y_true.ndim
+    if diff == 1 and y_pred.shape[-1] == 1:
+        return y_true, y_pred[..., 0]
+    if diff == -1 and y_true.shape[-1] == 1:
+        return y_true[..., 0], y_pred
+    return y_true, y_pred
 
 
 def _tf_keras_adjust(values: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
