@@ -12,8 +12,9 @@ reads versions from package metadata and never casts a result.
 Parameters are passed as the case gives them, including ``reduction=None``
 (which tf-keras rejects: ``ReductionV2.validate`` raises "Invalid Reduction
 Key: None"), because the spec's question is what the API does with them.
-A config case copies ``get_config()`` before handing it to ``from_config``,
-which pops ``fn`` out of the dict it is given (``LossFunctionWrapper.from_config``).
+Config cases go through :func:`~xentspec.adapters.base.config_round_trip`, which
+hands ``from_config`` a copy: tf-keras pops ``fn`` out of the dict it is given
+(``LossFunctionWrapper.from_config``).
 """
 
 from __future__ import annotations
@@ -23,9 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Result
 from .keras3_adapter import Keras3Adapter
-from .numpy_adapter import CLASS_NAMES
 from .tf_common import TF_ERROR_RULES, cpu_only, dist_version, prepare_tensorflow, tf_distribution, tf_tensor, \
     tf_to_numpy
 
@@ -69,23 +68,3 @@ class TfKerasAdapter(Keras3Adapter):
     def to_numpy(self, value: Any) -> np.ndarray:
         """``.numpy()`` of a TensorFlow result (bfloat16 comes back as ml_dtypes bfloat16)."""
         return tf_to_numpy(value)
-
-    def evaluate(self, case: Any, profile: str) -> Result:
-        """Run ``case`` on tf-keras (the forms of adapters/README.md); config cases as described above."""
-        if case.form != "config":
-            return super().evaluate(case, profile)
-        tfk = self.keras()
-        owner = tfk.metrics if case.config_of == "metric" else tfk.losses
-        cls = getattr(owner, CLASS_NAMES[case.loss])
-        obj = cls(**dict(case.params))
-        cfg = dict(obj.get_config())
-        rebuilt = cls.from_config(dict(cfg))  # from_config pops "fn" from its argument
-        res = Result(config=cfg, config_roundtrip=dict(rebuilt.get_config()))
-        if case.inputs is not None:
-            y_true, y_pred, sw = self._inputs(case, case.inputs)
-            if case.config_of == "metric":
-                rebuilt.update_state(y_true, y_pred, sample_weight=sw)
-                res.value = self.to_numpy(rebuilt.result())
-            else:
-                res.value = self.to_numpy(rebuilt(y_true, y_pred, sample_weight=sw))
-        return res
