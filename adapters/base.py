@@ -119,6 +119,13 @@ class Capabilities:
                                             "mean_with_sample_weight", "auto"})
     profiles: frozenset[str] = frozenset()
 
+    def to_dict(self, profile: str | None = None) -> dict[str, list[str]]:
+        """The capabilities as sorted lists (the report's ``adapters.NAME.capabilities``); ``profiles``
+        includes ``profile``, the adapter's own, when given."""
+        profiles = set(self.profiles) | ({profile} if profile else set())
+        return {"dtypes": sorted(self.dtypes), "forms": sorted(self.forms), "losses": sorted(self.losses),
+                "params": sorted(self.params), "reductions": sorted(self.reductions), "profiles": sorted(profiles)}
+
     def missing(self, case: Any, profile: str | None = None) -> str | None:
         """The first capability ``case`` needs that is not declared, as ``"kind X"``, or None."""
         if case.loss not in self.losses:

@@ -298,6 +298,8 @@ def _params(state: RunState) -> list[Any]:
             if not case.applies_to(profile):
                 marks.append(pytest.mark.skip(reason=f"case does not list profile {profile} "
                                                      f"(it lists {', '.join(case.profiles)})"))
+            elif _unavailable(adapter):
+                marks.append(pytest.mark.skip(reason=f"adapter {name} is unavailable: {_unavailable(adapter)}"))
             else:
                 missing = adapter.capabilities.missing(case, profile)
                 if missing:
@@ -311,6 +313,12 @@ def _params(state: RunState) -> list[Any]:
             out.append(pytest.param(CaseRun(state, spec, case, profile, exp), marks=marks,
                                     id=f"{name}-{case.id}"))
     return out
+
+
+def _unavailable(adapter: Any) -> str | None:
+    """Why an adapter cannot run here (``adapter.unavailable()``, e.g. its framework is not installed), or None."""
+    fn = getattr(adapter, "unavailable", None)
+    return fn() if callable(fn) else None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -415,6 +423,17 @@ def _platform() -> dict[str, str]:
             "numpy": np.__version__}
 
 
+def _capabilities(adapter: Any, described: dict) -> dict[str, list[str]]:
+    """The adapter's declared capabilities as sorted lists (``describe()`` may give them itself)."""
+    caps = described.get("capabilities")
+    if isinstance(caps, dict):
+        return {str(k): sorted(str(x) for x in v) for k, v in caps.items()}
+    c = getattr(adapter, "capabilities", None)
+    if c is not None and hasattr(c, "to_dict"):
+        return c.to_dict(str(getattr(adapter, "profile", "")) or None)
+    return {}
+
+
 def build_report(st: RunState) -> dict:
     """The run's report dict (schema ``xentspec-report/1``), verdicts in a stable order."""
     from xentspec import __version__
@@ -435,7 +454,12 @@ def build_report(st: RunState) -> dict:
             # is in its verdict (and in run.profile when --profile was given).
             "profile": str(d.get("profile", getattr(a, "profile", st.profile_of(spec)))),
             "frameworks": {str(k): str(v) for k, v in (d.get("frameworks") or {}).items()},
+            # What the adapter declares it runs (the findings' features table), and its options.
+            "capabilities": _capabilities(a, d),
         }
+        for key in ("options", "install"):
+            if d.get(key):
+                adapters[st.names[spec]][key] = d[key]
     args = [str(a) for a in st.config.invocation_params.args]
     return {
         "schema": "xentspec-report/1",
