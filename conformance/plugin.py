@@ -372,6 +372,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     if not decisive:
         return
     v = dict(run.verdict) if run.verdict is not None else run.skeleton()
+    params = getattr(run.case, "params", None)
+    if params is not None and "params" not in v:  # the case's keywords (from_logits, ...): findings rows
+        v["params"] = {str(k): (x if x is None or isinstance(x, (bool, int, float, str)) else str(x))
+                       for k, x in sorted(params.items())}
     wasxfail = hasattr(rep, "wasxfail")
     longrepr = str(rep.longrepr) if rep.longrepr is not None else ""
     if rep.skipped and wasxfail:
