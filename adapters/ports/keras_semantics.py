@@ -22,7 +22,9 @@ graph lazily (the ONNX port does) and run it in :meth:`Backend.evaluate`.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any
+
+from .backend import Backend
 
 __all__ = ["Backend", "PortArgumentError", "PortShapeError", "loss_function", "LOSS_CLASSES", "METRIC_CLASSES",
            "EPSILON", "REDUCTIONS"]
@@ -38,105 +40,6 @@ class PortArgumentError(ValueError):
 
 class PortShapeError(ValueError):
     """Shapes Keras rejects (labels that do not match the predictions, mismatched dense shapes)."""
-
-
-class Backend:
-    """The tensor operations a port provides (one subclass per framework).
-
-    Tensors are the framework's own objects. Python scalars given to the
-    arithmetic operations take the dtype of the tensor operand, as in Keras
-    (weak typing). The three ``*_xent`` methods are the port's kernels; all
-    other methods are plain arithmetic. A lazy backend returns symbolic tensors
-    and runs them in :meth:`evaluate`.
-    """
-
-    name = "backend"
-
-    # -- tensors
-    def tensor(self, a: Any, dtype: str) -> Any:
-        """A tensor of ``dtype`` holding exactly the values of the NumPy array ``a``."""
-        raise NotImplementedError
-
-    def to_numpy(self, t: Any) -> Any:
-        """The NumPy array of an evaluated tensor, of the tensor's own dtype (bfloat16: ml_dtypes)."""
-        raise NotImplementedError
-
-    def evaluate(self, *ts: Any) -> tuple[Any, ...]:
-        """Run whatever is pending (eager frameworks: nothing) and return the tensors, now concrete."""
-        return ts
-
-    def shape(self, t: Any) -> tuple[int, ...]:
-        """The static shape."""
-        raise NotImplementedError
-
-    def dtype(self, t: Any) -> str:
-        """The dtype's name (``float32``, ``int64``, ``bool``, ...)."""
-        raise NotImplementedError
-
-    def cast(self, t: Any, dtype: str) -> Any:
-        """``t`` converted to ``dtype`` (floats to integers truncate toward zero)."""
-        raise NotImplementedError
-
-    def full(self, shape: Sequence[int], value: float, dtype: str) -> Any:
-        """A tensor of ``shape`` filled with ``value``."""
-        raise NotImplementedError
-
-    # -- shapes
-    def squeeze(self, t: Any, axis: int) -> Any:
-        raise NotImplementedError
-
-    def expand_dims(self, t: Any, axis: int) -> Any:
-        raise NotImplementedError
-
-    def reshape(self, t: Any, shape: Sequence[int]) -> Any:
-        raise NotImplementedError
-
-    def broadcast_to(self, t: Any, shape: Sequence[int]) -> Any:
-        raise NotImplementedError
-
-    # -- arithmetic
-    def add(self, a: Any, b: Any) -> Any:
-        raise NotImplementedError
-
-    def subtract(self, a: Any, b: Any) -> Any:
-        raise NotImplementedError
-
-    def multiply(self, a: Any, b: Any) -> Any:
-        raise NotImplementedError
-
-    def divide(self, a: Any, b: Any) -> Any:
-        raise NotImplementedError
-
-    def divide_no_nan(self, a: Any, b: Any) -> Any:
-        """a / b, and 0 where b == 0 (Keras ``ops.divide_no_nan``)."""
-        raise NotImplementedError
-
-    def where(self, cond: Any, a: Any, b: Any) -> Any:
-        """Elementwise ``a if cond else b``; a Python scalar takes the other operand's dtype."""
-        raise NotImplementedError
-
-    def not_equal(self, t: Any, value: float) -> Any:
-        """A boolean tensor ``t != value``."""
-        raise NotImplementedError
-
-    def sum(self, t: Any, axis: int | Sequence[int] | None = None) -> Any:
-        raise NotImplementedError
-
-    def mean(self, t: Any, axis: int | Sequence[int] | None = None) -> Any:
-        raise NotImplementedError
-
-    # -- kernels (the framework's cross-entropy primitives, with Keras's clipping around them)
-    def sparse_xent(self, labels: Any, y_pred: Any, from_logits: bool, axis: int) -> Any:
-        """Per-element sparse loss; ``labels`` integer, shape = y_pred's without ``axis`` (>= 0)."""
-        raise NotImplementedError
-
-    def categorical_xent(self, y_true: Any, y_pred: Any, from_logits: bool, axis: int) -> Any:
-        """Per-row categorical loss over ``axis`` (>= 0); equal shapes."""
-        raise NotImplementedError
-
-    def binary_xent(self, y_true: Any, y_pred: Any, from_logits: bool) -> Any:
-        """Elementwise binary loss; equal shapes."""
-        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------- helpers
