@@ -159,6 +159,28 @@ class Missing(PortAdapter):
     assert entry["options"] == {"device": "cpu"} and "metric" in entry["capabilities"]["forms"]
 
 
+def test_property_skips_of_an_unavailable_adapter_keep_distinct_ids(pytester):
+    # Regression: matches-reference skipped before naming its variant gave three verdicts with the key
+    # property/matches-reference, and the run wrote no report (duplicate verdict).
+    pytester.makepyfile(missing="""
+from xentspec.adapters.ports.base import PortAdapter
+class Missing(PortAdapter):
+    base_name = "missing-fw"
+    module = "xentspec_no_such_framework"
+""")
+    result = pytester.runpytest_subprocess(
+        "--pyargs", "xentspec.conformance", "--import-mode=importlib", "-p", "no:cacheprovider",
+        "-p", "no:hypothesispytest", "--adapter", "missing.py:Missing", "-k", "matches_reference",
+        "--xentspec-report", "out", "--xentspec-no-html")
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    import json
+
+    rep = json.loads((pytester.path / "out" / "report.json").read_text())
+    assert sorted(v["case"] for v in rep["verdicts"]) == [
+        "property/matches-reference/bce", "property/matches-reference/cce", "property/matches-reference/scce"]
+    assert {v["outcome"] for v in rep["verdicts"]} == {"skipped"}
+
+
 # ----------------------------------------------------------------- the Keras glue on a NumPy test backend
 
 class NumpyBackend(ks.Backend):

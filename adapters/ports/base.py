@@ -29,7 +29,7 @@ from ..registry import AdapterOptionError
 from . import keras_semantics as ks
 
 __all__ = ["PortAdapter", "ALL_PARAMS", "ALL_REDUCTIONS", "ALL_FORMS", "ALL_LOSSES", "GLUE_ERROR_RULES",
-           "dist_version", "bfloat16_dtype"]
+           "dist_version", "importable", "bfloat16_dtype"]
 
 ALL_PARAMS = frozenset({"from_logits", "label_smoothing", "ignore_class", "axis", "sample_weight", "dtype", "name",
                         "float_labels"})
@@ -51,6 +51,14 @@ def dist_version(name: str) -> str:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def importable(module: str) -> bool:
+    """Whether the top-level package of ``module`` can be found (without importing it)."""
+    try:
+        return importlib.util.find_spec(module.split(".")[0]) is not None
+    except (ImportError, ValueError):  # a broken or half-installed package counts as missing
+        return False
 
 
 def bfloat16_dtype() -> Any:
@@ -98,9 +106,15 @@ class PortAdapter(Adapter):
 
     def unavailable(self) -> str | None:
         """Why the adapter cannot run here (its framework is not installed), with the install command; or None."""
-        if importlib.util.find_spec(self.module.split(".")[0]) is None:
-            return f"{self.module} is not installed (install it with: {self.install})"
+        missing = [m for m in self.modules() if not importable(m)]
+        if missing:
+            verb = "is" if len(missing) == 1 else "are"
+            return f"{' and '.join(missing)} {verb} not installed (install it with: {self.install})"
         return None
+
+    def modules(self) -> tuple[str, ...]:
+        """The modules the port imports (all must be installed); by default ``module``."""
+        return (self.module,)
 
     @property
     def capabilities(self) -> Capabilities:  # type: ignore[override]

@@ -172,14 +172,9 @@ class JaxPortAdapter(PortAdapter):
         return Capabilities(dtypes=frozenset(dtypes), forms=ALL_FORMS, losses=ALL_LOSSES, params=ALL_PARAMS,
                             reductions=ALL_REDUCTIONS)
 
-    def unavailable(self) -> str | None:
-        """jax and optax must both import."""
-        import importlib.util
-
-        missing = [m for m in ("jax", "optax") if importlib.util.find_spec(m) is None]
-        if missing:
-            return f"{' and '.join(missing)} not installed (install with: {self.install})"
-        return None
+    def modules(self) -> tuple[str, ...]:
+        """jax and optax must both be installed."""
+        return ("jax", "optax")
 
     def check_device(self, device: str) -> str | None:
         """cuda needs JAX's CUDA backend (``jax.devices("cuda")``)."""

@@ -309,14 +309,9 @@ class OnnxRuntimePortAdapter(PortAdapter):
         ErrorRule("invalid_shape", ValueError, r"shape|broadcast"),
     )
 
-    def unavailable(self) -> str | None:
-        """onnx (to build graphs) and onnxruntime (to run them) must both import."""
-        import importlib.util
-
-        missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
-        if missing:
-            return f"{' and '.join(missing)} not installed (install with: {self.install})"
-        return None
+    def modules(self) -> tuple[str, ...]:
+        """onnx (to build graphs) and onnxruntime (to run them) must both be installed."""
+        return ("onnx", "onnxruntime")
 
     def check_device(self, device: str) -> str | None:
         """cuda needs onnxruntime's CUDAExecutionProvider (the onnxruntime-gpu build)."""
