@@ -12,6 +12,7 @@ class. ``adapters/README.md`` is the user-facing description of this module.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import re
 import textwrap
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import numpy as np
 
 __all__ = [
     "CaseError", "ErrorRule", "DEFAULT_ERROR_RULES", "Capabilities", "Result", "Adapter",
-    "classify_exception", "as_result", "exact_array_literal", "config_round_trip",
+    "classify_exception", "as_result", "exact_array_literal", "config_round_trip", "missing_modules",
 ]
 
 ERROR_CATEGORIES = ("invalid_label", "invalid_shape", "invalid_argument", "invalid_value")
@@ -119,6 +120,13 @@ class Capabilities:
     reductions: frozenset[str] = frozenset({"sum_over_batch_size", "sum", "none", "mean",
                                             "mean_with_sample_weight", "auto"})
     profiles: frozenset[str] = frozenset()
+
+    def to_dict(self, profile: str | None = None) -> dict[str, list[str]]:
+        """The capabilities as sorted lists (the report's ``adapters.NAME.capabilities``); ``profiles``
+        includes ``profile``, the adapter's own, when given."""
+        profiles = set(self.profiles) | ({profile} if profile else set())
+        return {"dtypes": sorted(self.dtypes), "forms": sorted(self.forms), "losses": sorted(self.losses),
+                "params": sorted(self.params), "reductions": sorted(self.reductions), "profiles": sorted(profiles)}
 
     def missing(self, case: Any, profile: str | None = None) -> str | None:
         """The first capability ``case`` needs that is not declared, as ``"kind X"``, or None."""
@@ -233,10 +241,14 @@ class Adapter:
     Optional, for ``xentspec adapters`` (the listing of available adapters):
 
     ``requires``    top-level module names the adapter needs (``("keras", "tensorflow")``);
-                    the listing checks them with ``importlib.util.find_spec``, which
-                    locates a module without importing it. Empty: nothing to check.
+                    they are checked with ``importlib.util.find_spec``, which locates a
+                    module without importing it. Empty: nothing to check.
     ``install``     the command that installs what the adapter needs, shown when a
                     required module is missing (``pip install "xentspec[keras,tensorflow]"``).
+
+    :meth:`unavailable` turns a missing module into the reason the runner skips
+    the adapter's cases with (and ``xentspec run`` prints); override it for
+    other conditions.
     """
 
     name: str = "adapter"
@@ -253,6 +265,15 @@ class Adapter:
     def frameworks(self) -> dict[str, str]:
         """Versions of the packages the results depend on, for the report (``{"numpy": "2.1.0"}``)."""
         return {"numpy": np.__version__}
+
+    def unavailable(self) -> str | None:
+        """Why the adapter cannot run here (a module of ``requires`` is missing), with the install command; or None."""
+        missing = missing_modules(self)
+        if not missing:
+            return None
+        verb = "is" if len(missing) == 1 else "are"
+        hint = f" (install it with: {self.install})" if self.install else ""
+        return f"{' and '.join(missing)} {verb} not installed{hint}"
 
     def evaluate(self, case: Any, profile: str) -> Result | Any:
         """Evaluate ``case`` (a :class:`xentspec.spec.Case`) under ``profile``.
@@ -278,6 +299,19 @@ class Adapter:
         framework call instead. ``spec`` is how the adapter was loaded.
         """
         return default_repro(case, profile, spec or self.name)
+
+
+def missing_modules(adapter: Any) -> list[str]:
+    """The modules of ``adapter.requires`` that cannot be found here (located, never imported)."""
+    out = []
+    for name in getattr(adapter, "requires", ()) or ():
+        try:
+            found = importlib.util.find_spec(name.split(".")[0]) is not None
+        except (ImportError, ValueError):  # a broken parent package, or an odd __spec__
+            found = False
+        if not found:
+            out.append(name)
+    return out
 
 
 def config_round_trip(cls: Any, params: Mapping[str, Any]) -> tuple[Any, Mapping[str, Any], Mapping[str, Any]]:

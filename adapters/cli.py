@@ -13,10 +13,11 @@ PyTorch or JAX. ``--json`` prints the same as a list of objects.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from typing import Any
+
+from .base import missing_modules
 
 __all__ = ["add_arguments", "run", "adapter_rows", "missing_modules"]
 
@@ -24,19 +25,6 @@ __all__ = ["add_arguments", "run", "adapter_rows", "missing_modules"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``xentspec adapters``."""
     parser.add_argument("--json", action="store_true", help="a JSON list instead of the table")
-
-
-def missing_modules(adapter: Any) -> list[str]:
-    """The modules of ``adapter.requires`` that cannot be found here (located, never imported)."""
-    out = []
-    for name in getattr(adapter, "requires", ()) or ():
-        try:
-            found = importlib.util.find_spec(name) is not None
-        except (ImportError, ValueError):  # a broken parent package, or an odd __spec__
-            found = False
-        if not found:
-            out.append(name)
-    return out
 
 
 def _row(name: str, target: str, builtin: bool) -> dict[str, Any]:
@@ -54,10 +42,11 @@ def _row(name: str, target: str, builtin: bool) -> dict[str, Any]:
         row["error"] = f"{type(exc).__name__}: {exc}"
         return row
     missing = missing_modules(adapter)
+    reason = adapter.unavailable() if callable(getattr(adapter, "unavailable", None)) else None
     version = str(getattr(adapter, "version", "?"))
     row.update(wraps=str(getattr(adapter, "wraps", "?")), version=version,
                backend=getattr(adapter, "backend", None), profile=str(getattr(adapter, "profile", "?")),
-               available=not missing, missing=missing, install=(getattr(adapter, "install", "") or None))
+               available=reason is None, missing=missing, install=(getattr(adapter, "install", "") or None))
     return row
 
 

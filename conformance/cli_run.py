@@ -104,18 +104,21 @@ def run(args: argparse.Namespace) -> int:
     from xentspec.adapters.registry import AdapterNotFound, load_adapter, resolve_spec
     from xentspec.cli import UsageError
 
-    from xentspec.adapters.cli import missing_modules
-
-    for a in args.adapter or ["numpy"]:  # fail fast, with the list of adapters, before pytest starts
+    unavailable = []
+    specs = args.adapter or ["numpy"]
+    for a in specs:  # fail fast, with the list of adapters, before pytest starts
         try:
             adapter = load_adapter(resolve_spec(a))
         except AdapterNotFound as exc:
             raise UsageError(str(exc)) from None
-        missing = missing_modules(adapter)
-        if missing:  # its framework is not installed: one clear line instead of a failure per case
-            hint = getattr(adapter, "install", "") or ""
-            raise UsageError(f"adapter {a!r} needs {', '.join(missing)}, which cannot be imported here"
-                             + (f"; install with: {hint}" if hint else ""))
+        reason = adapter.unavailable() if callable(getattr(adapter, "unavailable", None)) else None
+        if reason:  # its framework is not installed: its cases are skipped with this reason
+            unavailable.append(f"adapter {a!r} cannot run here: {reason}")
+    if unavailable and len(unavailable) == len(specs):
+        # Nothing could run: one clear line instead of a report of skips (the last report is kept).
+        raise UsageError("; ".join(unavailable))
+    for line in unavailable:
+        print(f"xentspec run: {line}; its cases are skipped", file=sys.stderr)
     argv = pytest_args(args)
     os.makedirs(args.out, exist_ok=True)
     os.environ["XENTSPEC_COMMAND"] = shlex.join(["xentspec", "run", *sys.argv[2:]]) if sys.argv[1:2] == ["run"] \

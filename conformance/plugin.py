@@ -331,6 +331,8 @@ def _params(state: RunState) -> list[Any]:
             if not case.applies_to(profile):
                 marks.append(pytest.mark.skip(reason=f"case does not list profile {profile} "
                                                      f"(it lists {', '.join(case.profiles)})"))
+            elif _unavailable(adapter):
+                marks.append(pytest.mark.skip(reason=f"adapter {name} is unavailable: {_unavailable(adapter)}"))
             else:
                 missing = adapter.capabilities.missing(case, profile)
                 if missing:
@@ -342,6 +344,12 @@ def _params(state: RunState) -> list[Any]:
             out.append(pytest.param(CaseRun(state, spec, case, profile, exp), marks=marks,
                                     id=f"{name}-{case.id}"))
     return out
+
+
+def _unavailable(adapter: Any) -> str | None:
+    """Why an adapter cannot run here (``adapter.unavailable()``, e.g. its framework is not installed), or None."""
+    fn = getattr(adapter, "unavailable", None)
+    return fn() if callable(fn) else None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -396,6 +404,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     if not decisive:
         return
     v = dict(run.verdict) if run.verdict is not None else run.skeleton()
+    params = getattr(run.case, "params", None)
+    if params is not None and "params" not in v:  # the case's keywords (from_logits, ...): findings rows
+        v["params"] = {str(k): (x if x is None or isinstance(x, (bool, int, float, str)) else str(x))
+                       for k, x in sorted(params.items())}
     wasxfail = hasattr(rep, "wasxfail")
     longrepr = str(rep.longrepr) if rep.longrepr is not None else ""
     if rep.skipped and wasxfail:
@@ -447,6 +459,17 @@ def _platform() -> dict[str, str]:
             "numpy": np.__version__}
 
 
+def _capabilities(adapter: Any, described: dict) -> dict[str, list[str]]:
+    """The adapter's declared capabilities as sorted lists (``describe()`` may give them itself)."""
+    caps = described.get("capabilities")
+    if isinstance(caps, dict):
+        return {str(k): sorted(str(x) for x in v) for k, v in caps.items()}
+    c = getattr(adapter, "capabilities", None)
+    if c is not None and hasattr(c, "to_dict"):
+        return c.to_dict(str(getattr(adapter, "profile", "")) or None)
+    return {}
+
+
 def build_report(st: RunState) -> dict:
     """The run's report dict (schema ``xentspec-report/1``), verdicts in a stable order."""
     from xentspec import __version__
@@ -467,7 +490,12 @@ def build_report(st: RunState) -> dict:
             # is in its verdict (and in run.profile when --profile was given).
             "profile": str(d.get("profile", getattr(a, "profile", st.profile_of(spec)))),
             "frameworks": {str(k): str(v) for k, v in (d.get("frameworks") or {}).items()},
+            # What the adapter declares it runs (the findings' features table), and its options.
+            "capabilities": _capabilities(a, d),
         }
+        for key in ("options", "install"):
+            if d.get(key):
+                adapters[st.names[spec]][key] = d[key]
     args = [str(a) for a in st.config.invocation_params.args]
     return {
         "schema": "xentspec-report/1",

@@ -276,6 +276,8 @@ def test_every_builtin_known_failure_states_its_failure():
     assert "keras3-torch" in names
     for name in names:
         for e in builtin_expectations(name):
+            if e.case.startswith("property/"):
+                continue  # a property entry without ulps skips the property (a drawn failure varies)
             assert e.ulps is not None or e.fails is not None, f"{e.source} ({e.case}) states no failure"
             assert e.reason.strip(), e.source
 

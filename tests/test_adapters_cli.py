@@ -71,6 +71,6 @@ def test_run_refuses_an_adapter_whose_framework_is_missing(fake_adapter, tmp_pat
     status = main(["run", "--adapter", fake_adapter, "--out", str(out), "--no-html", "-q"])
     assert status == 2
     err = capsys.readouterr().err
-    assert "xentspec_no_such_module_12345" in err and 'install with: pip install "nolib"' in err
+    assert "xentspec_no_such_module_12345" in err and 'install it with: pip install "nolib"' in err
     assert (out / "report.json").read_text() == "{}"
     assert missing_modules(registry.load_adapter("numpy")) == []

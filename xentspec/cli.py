@@ -25,6 +25,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "merge": ("xentspec.conformance.cli_merge", "join the JSON reports of several runs into one"),
     "compare": ("xentspec.conformance.cli_compare", "compare a report against a baseline report"),
     "adapters": ("xentspec.adapters.cli", "list the adapters, what they wrap and whether they import here"),
+    "findings": ("xentspec.conformance.cli_findings",
+                 "the cross-framework accuracy table, semantics and features, generated from reports"),
 }
 
 
