@@ -21,13 +21,39 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
+from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Iterable
 
-import yaml
 
-__all__ = ["Expectation", "load_expectations", "builtin_expectations", "match", "describe_unmatched"]
+__all__ = ["Expectation", "ExpectationError", "load_expectations", "builtin_expectations", "match",
+           "describe_unmatched"]
+
+
+class ExpectationError(ValueError):
+    """An expectation file that cannot be read or does not meet the format: ``file:line: what``."""
+
+    def __init__(self, message: str, source: str, line: int | None = None) -> None:
+        self.message, self.source, self.line = message, source, line
+        super().__init__(f"{source}{f':{line}' if line else ''}: {message}")
+
+
+def _yaml_entries(text: str, source: str) -> tuple[object, list[int | None]]:
+    """The parsed YAML of an expectation file and the line of each top-level entry.
+
+    Parsed with the spec's safe loader (exact numbers, duplicate keys
+    rejected, size and alias limits); a YAML error names the file and line.
+    """
+    from xentspec.spec.errors import SpecError
+    from xentspec.spec.yamlio import load_yaml
+
+    try:
+        data = load_yaml(text, source)
+    except SpecError as exc:
+        raise ExpectationError(exc.message, source, exc.line) from None
+    lines = list(getattr(data, "item_lines", None) or [])
+    return data, lines
 
 
 @dataclass
@@ -57,21 +83,25 @@ class Expectation:
 
 
 def _parse(text: str, source: str, adapter: str | None) -> list[Expectation]:
-    data = yaml.safe_load(text)
+    data, lines = _yaml_entries(text, source)
     if data is None:
         return []
     if not isinstance(data, list):
-        raise ValueError(f"{source}: an expectation file is a YAML list of entries")
+        raise ExpectationError("an expectation file is a YAML list of entries", source,
+                               getattr(data, "line", None))
     out = []
     for i, e in enumerate(data):
+        line = lines[i] if i < len(lines) else None
         if not isinstance(e, dict) or not isinstance(e.get("case"), str) or not e.get("reason"):
-            raise ValueError(f"{source}: entry {i} needs `case` (id or glob) and `reason`")
+            raise ExpectationError(f"entry {i} needs `case` (id or glob) and `reason`", source, line)
         unknown = set(e) - {"case", "reason", "link", "profile", "adapter", "ulps"}
         if unknown:
-            raise ValueError(f"{source}: entry {i} has unknown key(s) {', '.join(sorted(unknown))}")
+            raise ExpectationError(f"entry {i} has unknown key(s) {', '.join(sorted(map(str, unknown)))}",
+                                   source, line)
         ulps = e.get("ulps")
-        if ulps is not None and (isinstance(ulps, bool) or not isinstance(ulps, (int, float)) or ulps <= 0):
-            raise ValueError(f"{source}: entry {i}: ulps must be a positive number")
+        if ulps is not None and (isinstance(ulps, bool) or not isinstance(ulps, (int, float, Fraction))
+                                 or ulps <= 0):
+            raise ExpectationError(f"entry {i}: ulps must be a positive number", source, line)
         out.append(Expectation(case=e["case"], reason=str(e["reason"]), source=f"{source}[{i}]",
                                link=e.get("link"), profile=e.get("profile"),
                                adapter=e.get("adapter", adapter),
@@ -92,7 +122,13 @@ def load_expectations(paths: Iterable[str | Path]) -> list[Expectation]:
     """The entries of user expectation files (``--expectations``)."""
     out: list[Expectation] = []
     for p in paths:
-        out += _parse(Path(p).read_text(encoding="utf-8"), str(p), None)
+        try:
+            text = Path(p).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ExpectationError("no such file", str(p)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ExpectationError(f"cannot read: {getattr(exc, 'strerror', None) or exc}", str(p)) from None
+        out += _parse(text, str(p), None)
     return out
 
 

@@ -64,7 +64,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--no-isolate", dest="xentspec_isolate", action="store_false",
                 help="evaluate in-process even for adapters that ask for isolation")
     g.addoption("--case-timeout", type=float, default=None, metavar="SECONDS",
-                help="per-case timeout in a worker subprocess (default: the adapter's, 60 s)")
+                help="per-case timeout (default: the adapter's, 60 s, for adapters run in a worker); "
+                     "given explicitly, it runs in-process adapters in a worker too, so it applies to them")
+    g.addoption("--run-budget", type=float, default=None, metavar="SECONDS",
+                help="stop the run when it has taken this long (default 3600; 0: no budget); "
+                     "the partial report goes to <report>/interrupted/")
+    g.addoption("--max-timeouts", type=int, default=None, metavar="K",
+                help="stop the run after K cases timed out (default 3; 0: never)")
+    g.addoption("--load-timeout", type=float, default=None, metavar="SECONDS",
+                help="seconds an adapter may take to import and construct (default 120)")
+    g.addoption("--xentspec-terminal", action="store_true", default=False,
+                help="the terminal output of `xentspec run`: a progress bar (count, ETA) instead of pytest's "
+                     "dots, one line per failing case")
+    g.addoption("--xentspec-case", action="append", default=[], metavar="ID",
+                help="run only the cases whose id matches ID (an fnmatch glob; repeatable)")
     g.addoption("--xentspec-seed", type=int, default=0, metavar="N",
                 help="seed recorded in the report (case generators carry their own seeds)")
     # Property tests (conformance/test_properties.py, docs/properties.md): hypothesis settings profile.
@@ -93,6 +106,12 @@ class RunState:
     report: dict | None = None
     regressions: Any = None
     written: dict[str, Any] | None = None
+    selected: int | None = None  # conformance items selected to run (None: not known)
+    interruption: Any = None  # completion.Interruption when the run cannot finish
+    current: str | None = None  # the test id running now (for "interrupted while ...")
+    partial: bool = False  # the report went to <out>/interrupted/
+    notes: list[str] = field(default_factory=list)  # lines for the terminal summary
+    progress: Any = None  # terminal.Progress of `xentspec run`
 
     # -- adapters
     def load_adapters(self) -> None:
@@ -108,7 +127,7 @@ class RunState:
             if spec in self.adapters:
                 continue
             try:
-                adapter = load_adapter(spec)
+                adapter = load_adapter(spec, timeout=self.load_timeout())
             except AdapterNotFound as exc:
                 raise pytest.UsageError(str(exc)) from None
             name = str(adapter.name)
@@ -122,6 +141,13 @@ class RunState:
             if prof not in allowed:
                 raise pytest.UsageError(f"adapter {unique} cannot be judged under profile {prof!r}; "
                                         f"it declares: {', '.join(sorted(allowed))}")
+
+    def load_timeout(self) -> float:
+        """Seconds an adapter may take to load (``--load-timeout``)."""
+        from xentspec.adapters.registry import DEFAULT_LOAD_TIMEOUT
+
+        value = self.config.getoption("load_timeout")
+        return DEFAULT_LOAD_TIMEOUT if value is None else float(value)
 
     def profile_of(self, spec: str) -> str:
         """The profile an adapter is judged under."""
@@ -141,6 +167,8 @@ class RunState:
         """Built-in expectation files of each adapter, plus ``--expectations``."""
         from .expectations import builtin_expectations, load_expectations
 
+        if self.expectations and set(self.expectations) == set(self.adapters):
+            return
         extra = load_expectations(self.config.getoption("expectations") or [])
         for spec, adapter in self.adapters.items():
             self.expectations[spec] = builtin_expectations(str(adapter.name)) + extra
@@ -186,6 +214,8 @@ class RunState:
         if v is not None:
             self.verdicts[report.nodeid] = v
             self.active = True
+            if self.progress is not None:
+                self.progress.advance(f"{v['adapter']}-{v['case']}")
         elif report.failed and f"::{TEST_FUNCTION}[" in report.nodeid and report.nodeid not in self.verdicts \
                 and self.adapters:
             # An xdist worker died running this test: the item's report carries no verdict.
@@ -220,6 +250,20 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("adapter"):
         st.active = True
         st.load_adapters()
+        _preload(st)
+
+
+def _preload(st: RunState) -> None:
+    """Load cases and expectations now, so that a malformed file is a usage error, not a collection error."""
+    from xentspec.spec.errors import SpecError
+
+    from .expectations import ExpectationError
+
+    try:
+        st.load_cases()
+        st.load_expectations()
+    except (SpecError, ExpectationError) as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -343,13 +387,30 @@ def _caserun(item: pytest.Item) -> CaseRun | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``--no-builtin`` deselects the property tests too: like the built-in cases, they are built-in content."""
-    if not config.getoption("no_builtin"):
-        return
-    drop = [i for i in items if PROPERTY_PARAM in getattr(i, "fixturenames", ())]
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = [i for i in items if PROPERTY_PARAM not in getattr(i, "fixturenames", ())]
+    """``--no-builtin`` deselects the property tests too: like the built-in cases, they are built-in content.
+
+    ``--xentspec-case PATTERN`` keeps only the conformance items whose case id matches a pattern.
+    """
+    if config.getoption("no_builtin"):
+        drop = [i for i in items if PROPERTY_PARAM in getattr(i, "fixturenames", ())]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = [i for i in items if PROPERTY_PARAM not in getattr(i, "fixturenames", ())]
+    patterns = config.getoption("xentspec_case") or []
+    if patterns:
+        import fnmatch
+
+        def keep(item: pytest.Item) -> bool:
+            run = _caserun(item)
+            if run is None:
+                return not _caserun_param(item)
+            cid = run.case.id if PARAM in item.fixturenames else f"property/{getattr(run, 'test', '')}"
+            return any(cid == p or fnmatch.fnmatchcase(cid, p) for p in patterns)
+
+        drop = [i for i in items if not keep(i)]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = [i for i in items if keep(i)]
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -452,8 +513,11 @@ def build_report(st: RunState) -> dict:
     }
 
 
-def write_report(report: dict, outdir: str, html: bool = True) -> dict[str, Any]:
-    """Write the report with the reports package (falls back to plain JSON if it is missing)."""
+def write_report(report: dict, outdir: str, html: bool = True, notes: list[str] | None = None) -> dict[str, Any]:
+    """Write the report with the reports package (falls back to plain JSON if it is missing).
+
+    ``notes`` collects what the writer would print (a missing matplotlib) for the terminal summary.
+    """
     try:
         from .reports import write_reports
     except ImportError:
@@ -463,11 +527,11 @@ def write_report(report: dict, outdir: str, html: bool = True) -> dict[str, Any]
         tmp.write_text(json.dumps(report, indent=1, sort_keys=False) + "\n", encoding="utf-8")
         tmp.replace(out / "report.json")
         return {"json": out / "report.json"}
-    return dict(write_reports(report, outdir, html=html))
+    return dict(write_reports(report, outdir, html=html, notes=notes))
 
 
-def format_summary(report: dict) -> str:
-    """A plain-text table: one row per adapter with its counts, then the failures."""
+def format_summary(report: dict, failures: bool = True) -> str:
+    """A plain-text table: one row per adapter with its counts, then (``failures``) the failures."""
     cols = ("passed", "failed", "skipped", "xfailed", "xpassed", "error", "crashed", "timeout")
     rows = [("adapter", "profile", *cols)]
     for name, counts in report["summary"].items():
@@ -478,6 +542,8 @@ def format_summary(report: dict) -> str:
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
              for r in rows]
     lines.insert(1, "-" * len(lines[0]))
+    if not failures:
+        return "\n".join(lines)
     bad = [v for v in report["verdicts"] if v["outcome"] in ("failed", "error", "crashed", "timeout", "xpassed")]
     for v in bad[:30]:
         first = (v.get("message") or "").splitlines()[0] if v.get("message") else ""
@@ -487,8 +553,13 @@ def format_summary(report: dict) -> str:
     return "\n".join(lines)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Build and write the report (on the xdist controller or a plain session), compare with --baseline."""
+    """Build and write the report (on the xdist controller or a plain session), compare with --baseline.
+
+    Runs before pytest's own junitxml writer, so that an unfinished run's
+    junit.xml goes beside its partial report (see :mod:`.completion`).
+    """
     config = session.config
     st = config.stash.get(STATE_KEY, None)
     if st is None or _is_xdist_worker(config) or not (st.active and (st.verdicts or config.getoption("adapter"))):
@@ -498,12 +569,44 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             st.load_adapters()
         except pytest.UsageError:
             pass
+    _finish_report(st, session, exitstatus)
+
+
+def _finish_report(st: RunState, session: pytest.Session, exitstatus: int) -> None:
+    """Write the report where it belongs: ``--xentspec-report`` when the run finished, its partial folder if not."""
+    from . import completion
+
+    config = session.config
+    _stop_progress(st)
+    stop = completion.judge_completion(st, session, exitstatus)
     report = build_report(st)
+    if stop is not None:
+        report["interrupted"] = stop.to_json(len(st.verdicts), st.selected)
     st.report = report
     config.stash[REPORT_KEY] = report
     outdir = config.getoption("xentspec_report")
     if outdir:
-        st.written = write_report(report, outdir, html=not config.getoption("xentspec_no_html"))
+        if stop is not None:
+            st.partial = True
+            completion.clear_partial(outdir)
+            completion.redirect_junit(config, outdir)
+            st.written = write_report(report, str(completion.partial_dir(outdir)),
+                                      html=not config.getoption("xentspec_no_html"), notes=st.notes)
+        else:
+            st.written = write_report(report, outdir, html=not config.getoption("xentspec_no_html"),
+                                      notes=st.notes)
+            completion.remove_stale_partial(outdir)
+    if stop is not None:
+        if stop.kind == "no_cases" and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+        elif session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
+        return
+    empty = completion.nothing_judged(report)
+    if empty:
+        st.notes.append(empty)
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     baseline = config.getoption("baseline")
     if baseline:
         from .reports import compare_reports, load_report
@@ -513,18 +616,123 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def pytest_keyboard_interrupt(excinfo: Any) -> None:
+    """Record why the session stopped: Ctrl-C (or an adapter's KeyboardInterrupt), a collection error, a stop rule."""
+    from .completion import Interruption
+
+    # pytest_keyboard_interrupt has no config argument: find our state through the active session's config.
+    st = _ACTIVE.get("state")
+    if st is None or st.interruption is not None:
+        return
+    exc = excinfo.value
+    if type(exc).__name__ == "Interrupted":  # pytest's own stop (collection errors, shouldstop)
+        text = str(exc)
+        kind = "collection_error" if "during collection" in text else "stopped_early"
+        st.interruption = Interruption(kind, text)
+    else:
+        where = f"while running {st.current}" if st.current else "before any case ran"
+        st.interruption = Interruption(
+            "keyboard_interrupt", f"KeyboardInterrupt {where} (Ctrl-C, or raised by the adapter)")
+
+
+_ACTIVE: dict[str, RunState] = {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Remember the run state of this session (pytest_keyboard_interrupt is not given the config)."""
+    st = session.config.stash.get(STATE_KEY, None)
+    if st is not None:
+        _ACTIVE["state"] = st
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Count the conformance items selected to run (a plain session or an xdist worker)."""
+    st = session.config.stash.get(STATE_KEY, None)
+    if st is not None and st.active and not _is_xdist_worker(session.config):
+        st.selected = sum(1 for i in session.items if _caserun_param(i))
+        _start_progress(st)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """On the xdist controller: count the selected conformance items (every worker collects the same)."""
+    st = _ACTIVE.get("state")
+    if st is not None and st.active and st.selected is None:
+        st.selected = sum(1 for i in ids if "test_conformance.py::" in i or "test_properties.py::" in i)
+        _start_progress(st)
+
+
+def _start_progress(st: RunState) -> None:
+    """The progress bar of `xentspec run` (``--xentspec-terminal``; off with -q)."""
+    if st.progress is None and st.config.getoption("xentspec_terminal") and st.selected:
+        from .terminal import Progress
+
+        st.progress = Progress(st.selected, enabled=st.config.get_verbosity() > -2)
+
+
+def _stop_progress(st: RunState | None) -> None:
+    if st is not None and st.progress is not None:
+        st.progress.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_teststatus(report: Any, config: pytest.Config) -> Any:
+    """Under ``--xentspec-terminal`` the conformance items print no dots: the progress bar stands for them."""
+    result = yield
+    if result and config.getoption("xentspec_terminal", False) and (
+            "test_conformance.py::" in report.nodeid or "test_properties.py::" in report.nodeid):
+        category = result[0]
+        return (category, "", "")
+    return result
+
+
+def _caserun_param(item: pytest.Item) -> bool:
+    names = getattr(item, "fixturenames", ())
+    return PARAM in names or PROPERTY_PARAM in names
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: Any) -> Any:
+    """Remember which case is running (for the message of an interrupted run)."""
+    st = item.config.stash.get(STATE_KEY, None)
+    if st is not None:
+        st.current = item.nodeid.split("[", 1)[-1].rstrip("]") if "[" in item.nodeid else item.nodeid
+    result = yield  # an exception (KeyboardInterrupt) leaves `current` naming the case
+    if st is not None:
+        st.current = None
+    return result
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    """Print the per-adapter table (and the baseline comparison) at the end of the run."""
+    """Print the per-adapter table, one line per failing case, the notes and the baseline comparison."""
     st = config.stash.get(STATE_KEY, None)
     if st is None or st.report is None:
         return
+    _stop_progress(st)
+    from .terminal import failure_lines, summary_markup
+
     tr = terminalreporter
-    tr.section("xentspec conformance")
-    tr.write_line(format_summary(st.report))
-    if st.written:
+    report = st.report
+    stop = report.get("interrupted")
+    tr.section("xentspec conformance", red=bool(stop), bold=bool(stop))
+    lines = format_summary(report, failures=False).splitlines()
+    names = list(report["summary"])
+    for i, line in enumerate(lines):
+        markup = summary_markup(report["summary"][names[i - 2]]) if i >= 2 and i - 2 < len(names) else {}
+        tr.write_line(line, **markup)
+    for line in failure_lines(report["verdicts"]):
+        tr.write_line(line, red=True)
+    if stop:
+        tr.write_line(f"INTERRUPTED: {stop['reason']} ({stop.get('ran', 0)} of "
+                      f"{stop.get('selected') if stop.get('selected') is not None else '?'} cases ran); "
+                      "these counts are partial; the partial report went to the interrupted/ folder",
+                      red=True, bold=True)
+    for note in st.notes:
+        tr.write_line(note, yellow=True)
+    if st.written and not config.getoption("xentspec_terminal"):
         for kind, path in st.written.items():
             if path:
                 tr.write_line(f"{kind}: {path}")
     if st.regressions is not None:
-        tr.write_line(st.regressions.to_text() if hasattr(st.regressions, "to_text") else str(st.regressions))
-
+        text = st.regressions.to_text() if hasattr(st.regressions, "to_text") else str(st.regressions)
+        tr.write_line(text.rstrip("\n"), red=not getattr(st.regressions, "ok", True))

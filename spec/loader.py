@@ -387,7 +387,10 @@ def _expand(paths: Iterable[str | Path]) -> list[Path]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.suffix in (".yaml", ".yml")))
+            found = sorted(q for q in p.rglob("*") if q.suffix in (".yaml", ".yml") and q.is_file())
+            if not found:
+                raise SpecError("no .yaml or .yml files in this folder", file=str(p))
+            out.extend(found)
         elif p.exists():
             out.append(p)
         else:
@@ -401,11 +404,17 @@ def load_cases(extra: Iterable[str | Path] = (), *, builtin: bool = True) -> lis
     User files are treated exactly like the built-in ones; ids must be unique
     across all of them.
     """
-    files = (builtin_case_files() if builtin else []) + _expand(extra)
+    builtins = builtin_case_files() if builtin else []
+    files = builtins + _expand(extra)
     seen: dict[str, Case] = {}
     out: list[Case] = []
     for f in files:
-        for case in load_file(f, display=f.name if f.parent.name == "cases" else str(f)):
+        display = f.name if f in builtins else str(f)
+        cases = load_file(f, display=display)
+        if not cases and f not in builtins:
+            raise SpecError("holds no cases (it is empty or only comments); a case file is a YAML list of "
+                            "cases", file=display)
+        for case in cases:
             if case.id in seen:
                 first = seen[case.id].source
                 raise SpecError(f"duplicate id (first defined at {first})", file=case.source.file,

@@ -197,6 +197,7 @@ table{border-collapse:collapse;margin:.5em 0;font-size:.9em}td,th{border:1px sol
 td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4}
 .ctx{color:#555}img{max-width:100%;height:auto;display:block;margin:.5em 0}
 pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:.85em}details{margin:.4em 0}
+.stop{background:#fdecea;border:1px solid #d62728;padding:.5em}
 .o{display:inline-block;padding:0 .4em;border-radius:3px;color:#fff;font-size:.85em}
 """
 
@@ -240,7 +241,14 @@ def render_html(report: Mapping[str, Any]) -> str | None:
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>xentspec conformance report</title>", f"<style>{_CSS}</style></head><body>",
              "<h1>xentspec conformance report</h1>", f'<p class="ctx">{_esc(ctx)}</p>',
-             f'<p class="ctx">command: <code>{_esc(report["run"]["command"])}</code></p>', "<h2>Summary</h2>"]
+             f'<p class="ctx">command: <code>{_esc(report["run"]["command"])}</code></p>']
+    stop = report.get("interrupted")
+    if stop:
+        sel = stop.get("selected")
+        parts.append(f'<p class="stop"><b>INTERRUPTED — partial report.</b> {_esc(stop["reason"])} '
+                     f'({_esc(stop.get("ran", len(verdicts)))} of {_esc(sel if sel is not None else "?")} cases '
+                     "ran; the last complete report was left in place).</p>")
+    parts.append("<h2>Summary</h2>")
     rows = []
     for name in sorted(summary):
         info = report["adapters"].get(name, {})

@@ -169,6 +169,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"{'s' if len(verdicts) != 1 else ''} · "
             + (f"{len(failing)} failing**" if failing else "all conform**" if verdicts else "nothing was run**"))
     out += [head + " — " + _context_line(report), ""]
+    stop = report.get("interrupted")
+    if stop:
+        sel = stop.get("selected")
+        out += [f"> **INTERRUPTED — partial report.** {_cell(stop['reason'])} "
+                f"({stop.get('ran', len(verdicts))} of {sel if sel is not None else '?'} cases ran; "
+                "the last complete report was left in place).", ""]
 
     columns = [o for o in OUTCOMES if o in _ALWAYS_SHOWN or any(c[o] for c in summary.values())]
     rows = []

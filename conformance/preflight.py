@@ -1,0 +1,79 @@
+"""Checks ``xentspec run`` makes before pytest starts: every usage error is one line and exit status 2.
+
+Everything a user can get wrong on the command line is checked here, before
+a single case runs and before anything is written: the report folder can be
+created and written, the profile exists, every adapter loads (within its
+load timeout) and can be judged under the profile, the case files and
+expectation files are well-formed, and ``--baseline`` is a valid report. The
+case files loaded here are cached by the loader, so the run does not parse
+them twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["preflight", "check_out_dir"]
+
+
+def check_out_dir(out: str) -> Path:
+    """The report folder, created if needed; a UsageError says why it cannot be used."""
+    from xentspec.cli import UsageError
+
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {out}: is a file, not a folder (give a folder for the reports)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create the folder: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: the folder is not writable")
+    return path
+
+
+def _adapters(args: argparse.Namespace, profile: str | None, load_timeout: float | None) -> list[Any]:
+    from xentspec.adapters.registry import AdapterNotFound, load_adapter, resolve_spec
+    from xentspec.cli import UsageError
+
+    out = []
+    for spec in args.adapter or ["numpy"]:
+        try:
+            adapter = load_adapter(resolve_spec(spec), timeout=load_timeout)
+        except AdapterNotFound as exc:
+            raise UsageError(str(exc)) from None
+        prof = profile or getattr(adapter, "profile", None)
+        allowed = {adapter.profile} | set(getattr(adapter.capabilities, "profiles", ()) or ())
+        if prof not in allowed:
+            raise UsageError(f"adapter {adapter.name} cannot be judged under profile {prof!r}; "
+                             f"it declares: {', '.join(sorted(allowed))}")
+        out.append(adapter)
+    return out
+
+
+def preflight(args: argparse.Namespace) -> None:
+    """Raise UsageError (or SpecError) for the first problem with ``args``; returns quietly otherwise."""
+    from xentspec.cli import UsageError
+    from xentspec.spec import load_cases, load_profiles
+
+    check_out_dir(args.out)
+    if args.profile is not None and args.profile not in load_profiles():
+        raise UsageError(f"unknown profile {args.profile!r}; defined: {', '.join(load_profiles())}")
+    _adapters(args, args.profile, getattr(args, "load_timeout", None))
+    load_cases(args.spec, builtin=not args.no_builtin)
+    from .expectations import ExpectationError, load_expectations
+
+    try:
+        load_expectations(args.expectations)
+    except ExpectationError as exc:
+        raise UsageError(str(exc)) from None
+    if args.baseline:
+        from .reports import ReportError, load_report
+
+        try:
+            load_report(args.baseline)
+        except ReportError as exc:
+            raise UsageError(f"--baseline: {exc}") from None
