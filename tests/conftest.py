@@ -225,3 +225,53 @@ def xtools() -> SimpleNamespace:
     """The helpers as one object (test modules cannot import conftest under --import-mode=importlib)."""
     return SimpleNamespace(cmd=list(XENTSPEC), read_report=read_report, run=run_xentspec,
                            cases=SMALL_CASES, adapters=SMALL_ADAPTERS)
+
+
+# --------------------------------------------------------------------------- a NumPy with worse float32 functions
+
+PERTURB_ENV = "XENTSPEC_TEST_PERTURB_F32_ULPS"
+"""Set to N (e.g. 2): the NumPy kernel's float32 exp, log, exp2, log1p, expm1, log2 err by N ulps more."""
+
+
+def _perturbed_ufunc(np_mod: Any, fn: Any, ulps: int) -> Any:
+    """``fn`` on float32 arrays answering ``ulps`` ulps off its float64 value (direction from the input bits)."""
+    def call(x: Any, *args: Any, out: Any = None, **kw: Any) -> Any:
+        a = np_mod.asarray(x)
+        if a.dtype != np_mod.float32 or args or kw:
+            return fn(x, *args, **kw) if out is None else fn(x, *args, out=out, **kw)
+        with np_mod.errstate(all="ignore"):
+            y = fn(a.astype(np_mod.float64)).astype(np_mod.float32)
+        toward = np_mod.where((a.view(np_mod.uint32) * np_mod.uint32(2654435761)) >> np_mod.uint32(31),
+                              np_mod.float32(np_mod.inf), np_mod.float32(-np_mod.inf))
+        move = np_mod.isfinite(y) & (y != 0)
+        for _ in range(ulps):
+            y = np_mod.where(move, np_mod.nextafter(y, toward), y)
+        if out is None:
+            return y
+        out[...] = y
+        return out
+    return call
+
+
+@pytest.fixture(autouse=True)
+def _perturbed_numpy_in_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With XENTSPEC_TEST_PERTURB_F32_ULPS=N, the kernel's modules see a NumPy whose float32
+    transcendental functions are N ulps worse than correctly rounded (as on another CPU dispatch path)."""
+    ulps = int(os.environ.get(PERTURB_ENV, "0") or 0)
+    if not ulps:
+        return
+    import importlib
+    import types
+
+    import numpy as real_np
+
+    proxy = types.ModuleType("numpy_perturbed")
+    proxy.__getattr__ = lambda name: getattr(real_np, name)  # type: ignore[attr-defined]
+    for name in ("exp", "log", "exp2", "log1p", "expm1", "log2", "log10"):
+        setattr(proxy, name, _perturbed_ufunc(real_np, getattr(real_np, name), ulps))
+    pkg = importlib.import_module("xentspec.adapters.numpy_kernel")
+    for modname in ("f32math", "binary", "prob_xent", "softmax_xent", "functions", "reductions", "metrics",
+                    "losses", "blocks", "precision", "validate"):
+        mod = importlib.import_module(f"{pkg.__name__}.{modname}")
+        if getattr(mod, "np", None) is real_np:
+            monkeypatch.setattr(mod, "np", proxy)
