@@ -24,7 +24,7 @@ from .case import Case, Documented, Expect, Inputs, SourceRef, Step, Tolerance
 from .errors import SpecError
 from .floats import get_format, parse_number, round_fraction
 from .profiles import get_profile, load_profiles
-from .yamlio import LineDict, line_of, load_yaml
+from .yamlio import MAX_FILE_BYTES, LineDict, line_of, load_yaml
 
 __all__ = ["builtin_case_files", "load_file", "load_cases", "compute_dtype", "case_schema"]
 
@@ -126,11 +126,19 @@ def _flatten(value: Any) -> Iterable[Any]:
         yield value
 
 
+MAX_GENERATED = 5_000_000
+"""Most elements of a generated array (and the longest axis of its shape)."""
+
+
 def _generate(spec: Mapping, fmt_name: str | None, path: tuple, ctx: _Ctx) -> tuple[list, tuple]:
     shape = tuple(spec["shape"])
+    for i, d in enumerate(shape):
+        if d > MAX_GENERATED:
+            raise ctx.error(f"axis {i} of the shape has length {d:,}; a generated axis has at most "
+                            f"{MAX_GENERATED:,}", path + ("shape", i))
     n = math.prod(shape)
-    if n > 5_000_000:
-        raise ctx.error(f"generated array of {n} elements is too large (at most 5,000,000)", path)
+    if n > MAX_GENERATED:
+        raise ctx.error(f"generated array of {n:,} elements is too large (at most {MAX_GENERATED:,})", path)
     if "fill" in spec:
         return [spec["fill"]] * n, shape
     rng = np.random.Generator(np.random.PCG64(spec["seed"]))
@@ -364,9 +372,10 @@ def load_file(path: str | Path, display: str | None = None) -> list[Case]:
     path = Path(path)
     name = display or path.name
     try:
+        _check_size(path, name)
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read: {exc}", file=name) from None
+        raise SpecError(f"cannot read: {getattr(exc, 'strerror', None) or exc}", file=name) from None
     data = load_yaml(text, name)
     if data is None:
         return []
@@ -380,6 +389,18 @@ def load_file(path: str | Path, display: str | None = None) -> list[Case]:
                             line=data.item_lines[i])
         cases.append(_build(raw, name))
     return cases
+
+
+def _check_size(path: Path, name: str) -> None:
+    """A file above MAX_FILE_BYTES is rejected before it is parsed, naming the line where the limit falls."""
+    size = path.stat().st_size
+    if size <= MAX_FILE_BYTES:
+        return
+    with path.open("rb") as f:
+        line = f.read(MAX_FILE_BYTES).count(b"\n") + 1
+    raise SpecError(f"the file is {size / 2**20:.1f} MiB, larger than the {MAX_FILE_BYTES // 2**20} MiB limit of a "
+                    "case file (reached at this line); write large arrays as generators "
+                    "({shape, seed, uniform | normal | integers | fill})", file=name, line=line)
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
