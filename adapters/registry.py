@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import importlib
 import importlib.util
+import os
 import signal
 import sys
 import threading
@@ -83,16 +84,25 @@ def _deadline(seconds: float | None, spec: str) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def _short(path: str) -> str:
+    """A path relative to the working directory when it lies below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive
+        return path
+    return rel if not rel.startswith("..") else path
+
+
 def _describe_exception(exc: BaseException) -> str:
     """``Type: message (file, line N)`` of an exception raised by adapter code."""
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, SyntaxError) and exc.filename:
-        return f"SyntaxError: {exc.msg} ({exc.filename}, line {exc.lineno})"
+        return f"SyntaxError: {exc.msg} ({_short(exc.filename)}, line {exc.lineno})"
     tb = traceback.extract_tb(exc.__traceback__)
     frames = [f for f in tb if "importlib" not in f.filename and not f.filename.endswith("registry.py")]
     if frames:
         f = frames[-1]
-        text += f" ({f.filename}, line {f.lineno})"
+        text += f" ({_short(f.filename)}, line {f.lineno})"
     return text
 
 
@@ -205,7 +215,7 @@ def _load(spec: str) -> Adapter:
         except BaseException as exc:  # noqa: BLE001 - SystemExit / KeyboardInterrupt at import too
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            raise AdapterLoadError(f"adapter {spec!r}: importing {target} failed: "
+            raise AdapterLoadError(f"adapter {spec!r}: importing {_short(target)} failed: "
                                    f"{_describe_exception(exc)}") from None
     else:
         try:

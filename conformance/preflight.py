@@ -36,13 +36,13 @@ def check_out_dir(out: str) -> Path:
 
 
 def _adapters(args: argparse.Namespace, profile: str | None, load_timeout: float | None) -> list[Any]:
-    from xentspec.adapters.registry import AdapterNotFound, load_adapter, resolve_spec
+    from xentspec.adapters.registry import DEFAULT_LOAD_TIMEOUT, AdapterNotFound, load_adapter
     from xentspec.cli import UsageError
 
     out = []
     for spec in args.adapter or ["numpy"]:
-        try:
-            adapter = load_adapter(resolve_spec(spec), timeout=load_timeout)
+        try:  # as the user wrote it, so that messages name the file as they did
+            adapter = load_adapter(spec, timeout=DEFAULT_LOAD_TIMEOUT if load_timeout is None else load_timeout)
         except AdapterNotFound as exc:
             raise UsageError(str(exc)) from None
         prof = profile or getattr(adapter, "profile", None)

@@ -21,7 +21,7 @@ import jsonschema
 import numpy as np
 
 from .case import Case, Documented, Expect, Inputs, SourceRef, Step, Tolerance
-from .errors import SpecError
+from .errors import SpecError, kind_of
 from .floats import get_format, parse_number, round_fraction
 from .profiles import get_profile, load_profiles
 from .yamlio import MAX_FILE_BYTES, LineDict, line_of, load_yaml
@@ -85,11 +85,53 @@ def _describe(err: jsonschema.ValidationError) -> tuple[str, tuple]:
         msg = f"unknown key {extra[0]!r}; allowed here: {', '.join(sorted(allowed))}"
     elif best.validator == "required":
         msg = f"{best.message} (missing)"
+    elif best.validator in ("anyOf", "oneOf") and isinstance(best.instance, list) and _bad_item(best.instance):
+        bad = _bad_item(best.instance)
+        msg = (f"{_shown(bad)} is not a number (write a decimal, a hex float such as \"0x1.8p-3\", or "
+               "\"nan\", \"inf\", \"-inf\")") if not isinstance(bad, (list, dict)) else \
+            f"{_shown(bad)} is a {kind_of(bad)} inside an array of numbers"
     elif best.validator in ("anyOf", "oneOf"):
-        msg = f"{best.instance!r} is not valid here ({best.schema.get('description', 'see case.schema.json')})"
+        msg = f"{_shown(best.instance)} is not valid here ({best.schema.get('description', 'see case.schema.json')})"
     elif best.validator == "enum":
         msg = f"{best.instance!r} is not one of {', '.join(map(repr, best.validator_value))}"
+    elif best.validator == "type":
+        want = best.validator_value if isinstance(best.validator_value, list) else [best.validator_value]
+        words = {"object": "mapping", "array": "list", "string": "string", "number": "number",
+                 "integer": "integer", "boolean": "boolean", "null": "null"}
+        msg = (f"{_shown(best.instance)} is a {kind_of(best.instance)}, expected "
+               f"{' or '.join('a ' + words.get(w, w) for w in want)}")
+    elif best.validator == "pattern":
+        msg = f"{_shown(best.instance)} is {_PATTERN_WORDS.get(path[-1] if path else None, 'not in the expected form')}"
     return msg, path
+
+
+_PATTERN_WORDS = {
+    "id": "not a valid id: an id is letters, digits and _ . + = / -, starting with a letter or digit",
+}
+
+
+def _bad_item(value: Any) -> Any:
+    """The first item of a nested list that is not a number (a numeric string counts as a number)."""
+    for v in value:
+        if isinstance(v, list):
+            bad = _bad_item(v)
+            if bad is not None:
+                return bad
+            continue
+        if isinstance(v, bool) or v is None or isinstance(v, dict):
+            return v
+        if isinstance(v, str):
+            try:
+                parse_number(v)
+            except ValueError:
+                return v
+    return None
+
+
+def _shown(value: Any) -> str:
+    """A value for a message, shortened."""
+    text = repr(_plain(value))
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class _Ctx:
@@ -380,12 +422,12 @@ def load_file(path: str | Path, display: str | None = None) -> list[Case]:
     if data is None:
         return []
     if not isinstance(data, list):
-        raise SpecError(f"a case file is a YAML list of cases, got a {type(data).__name__}", file=name,
+        raise SpecError(f"a case file is a YAML list of cases, got a {kind_of(data)}", file=name,
                         line=getattr(data, "line", None))
     cases = []
     for i, raw in enumerate(data):
         if not isinstance(raw, dict):
-            raise SpecError(f"item {i} is a {type(raw).__name__}, expected a case mapping", file=name,
+            raise SpecError(f"item {i} is a {kind_of(raw)}, expected a case mapping", file=name,
                             line=data.item_lines[i])
         cases.append(_build(raw, name))
     return cases

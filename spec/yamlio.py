@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from .errors import SpecError
+from .errors import SpecError, kind_of
 from .floats import parse_number
 
 __all__ = ["LineDict", "LineList", "load_yaml", "line_of", "check_limits", "MAX_FILE_BYTES", "MAX_NODES",
@@ -72,7 +72,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
         try:
             hash(key)
         except TypeError:
-            raise SpecError(f"a mapping key must be a plain value, got {type(key).__name__}",
+            raise SpecError(f"a mapping key must be a plain value, got a {kind_of(key)}",
                             file=loader.name, line=key_node.start_mark.line + 1) from None
         if key in out:
             raise SpecError(f"duplicate key {key!r} (first on line {out.key_lines[key]})",
