@@ -112,6 +112,8 @@ class RunState:
     partial: bool = False  # the report went to <out>/interrupted/
     notes: list[str] = field(default_factory=list)  # lines for the terminal summary
     progress: Any = None  # terminal.Progress of `xentspec run`
+    limits: Any = None  # limits.RunLimits (the stop rules), on the process that collects verdicts
+    session: Any = None
 
     # -- adapters
     def load_adapters(self) -> None:
@@ -141,6 +143,7 @@ class RunState:
             if prof not in allowed:
                 raise pytest.UsageError(f"adapter {unique} cannot be judged under profile {prof!r}; "
                                         f"it declares: {', '.join(sorted(allowed))}")
+            _note_timeout_isolation(self, spec)
 
     def load_timeout(self) -> float:
         """Seconds an adapter may take to load (``--load-timeout``)."""
@@ -197,16 +200,22 @@ class RunState:
         from .isolation import Worker, evaluate_inprocess
 
         adapter = self.adapters[spec]
-        isolate = self.config.getoption("xentspec_isolate")
-        if isolate is None:
-            isolate = bool(getattr(adapter, "isolate", True))
-        if not isolate:
+        if not self.isolated(spec):
             return evaluate_inprocess(adapter, case, profile)
         worker = self.workers.get(spec)
         if worker is None:
-            worker = self.workers[spec] = Worker(spec)
+            worker = self.workers[spec] = Worker(spec, startup_timeout=self.load_timeout())
         timeout = self.config.getoption("case_timeout") or float(getattr(adapter, "timeout", 60.0))
         return worker.evaluate(case, profile, timeout)
+
+    def isolated(self, spec: str) -> bool:
+        """Whether an adapter runs in a worker: ``--isolate``/``--no-isolate``, else its own ``isolate``,
+        and always when ``--case-timeout`` is given (a timeout needs a process that can be killed)."""
+        opt = self.config.getoption("xentspec_isolate")
+        if opt is not None:
+            return bool(opt)
+        return bool(getattr(self.adapters[spec], "isolate", True)) or \
+            self.config.getoption("case_timeout") is not None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect verdicts (on the xdist controller they arrive with the workers' reports)."""
@@ -216,16 +225,46 @@ class RunState:
             self.active = True
             if self.progress is not None:
                 self.progress.advance(f"{v['adapter']}-{v['case']}")
+            if self.limits is not None:
+                reason = self.limits.record(v["outcome"])
+                if reason:
+                    self.stop(reason)
         elif report.failed and f"::{TEST_FUNCTION}[" in report.nodeid and report.nodeid not in self.verdicts \
                 and self.adapters:
             # An xdist worker died running this test: the item's report carries no verdict.
             self.verdicts[report.nodeid] = _crashed_verdict(self, report)
+
+    def stop(self, reason: str) -> None:
+        """A stop rule fired: end the run after the current case (plain session or xdist controller)."""
+        from .completion import Interruption
+
+        if self.interruption is None:
+            self.interruption = Interruption("stop_rule", reason)
+        if self.session is not None:
+            self.session.shouldstop = reason
+        dsession = self.config.pluginmanager.getplugin("dsession")
+        if dsession is not None and not getattr(dsession, "shouldstop", False):
+            dsession.shouldstop = reason
 
     def close(self) -> None:
         """Stop the worker subprocesses."""
         for w in self.workers.values():
             w.close()
         self.workers.clear()
+
+
+def _note_timeout_isolation(st: RunState, spec: str) -> None:
+    """Say when --case-timeout moves an in-process adapter into a worker; refuse it with --no-isolate."""
+    timeout = st.config.getoption("case_timeout")
+    if timeout is None:
+        return
+    if st.config.getoption("xentspec_isolate") is False:
+        raise pytest.UsageError("--case-timeout needs a worker subprocess to stop a case; it cannot apply "
+                                "with --no-isolate")
+    adapter = st.adapters[spec]
+    if not getattr(adapter, "isolate", True):
+        st.notes.append(f"adapter {st.names[spec]} runs in a worker subprocess because --case-timeout was given "
+                        f"({timeout:g} s per case)")
 
 
 STATE_KEY = pytest.StashKey[RunState]()
@@ -506,7 +545,8 @@ def build_report(st: RunState) -> dict:
         "platform": _platform(),
         "run": {"adapters": list(st.names.values()), "profile": st.profile_opt,
                 "spec_paths": [str(p) for p in st.config.getoption("spec") or []],
-                "command": os.environ.get("XENTSPEC_COMMAND") or shlex.join(["pytest", *args])},
+                "command": os.environ.get("XENTSPEC_COMMAND") or shlex.join(["pytest", *args]),
+                **({"limits": st.limits.to_json()} if st.limits is not None else {})},
         "adapters": adapters,
         "verdicts": verdicts,
         "summary": summary,
@@ -578,6 +618,8 @@ def _finish_report(st: RunState, session: pytest.Session, exitstatus: int) -> No
 
     config = session.config
     _stop_progress(st)
+    if st.limits is not None:
+        st.limits.disarm()
     stop = completion.judge_completion(st, session, exitstatus)
     report = build_report(st)
     if stop is not None:
@@ -639,10 +681,29 @@ _ACTIVE: dict[str, RunState] = {}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Remember the run state of this session (pytest_keyboard_interrupt is not given the config)."""
+    """Remember the run state of this session; start the stop rules' clock (not on xdist workers)."""
     st = session.config.stash.get(STATE_KEY, None)
-    if st is not None:
-        _ACTIVE["state"] = st
+    if st is None:
+        return
+    _ACTIVE["state"] = st
+    st.session = session
+    if not _is_xdist_worker(session.config):
+        _start_limits(st)
+
+
+def _start_limits(st: RunState) -> None:
+    """The run budget and the timeout count (:mod:`.limits`), with the watchdog for a hang mid-case."""
+    from .completion import Interruption
+    from .limits import RunLimits
+
+    cfg = st.config
+    st.limits = RunLimits(cfg.getoption("run_budget"), cfg.getoption("max_timeouts"), cfg.getoption("case_timeout"))
+
+    def on_fire(reason: str) -> None:
+        where = f" while running {st.current}" if st.current else ""
+        st.interruption = Interruption("stop_rule", reason + where)
+
+    st.limits.arm_watchdog(on_fire)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
