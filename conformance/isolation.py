@@ -23,7 +23,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from xentspec.adapters.base import Result, as_result, classify_exception
+from xentspec.adapters.base import Result, as_result, case_copy, classify_exception
 
 __all__ = ["Outcome", "evaluate_inprocess", "Worker"]
 
@@ -50,10 +50,13 @@ class Outcome:
 
 
 def evaluate_inprocess(adapter: Any, case: Any, profile: str) -> Outcome:
-    """Evaluate ``case`` on ``adapter`` in this process; exceptions become a ``raised`` outcome."""
+    """Evaluate ``case`` on ``adapter`` in this process; exceptions become a ``raised`` outcome.
+
+    The adapter gets a copy of the case (:func:`~xentspec.adapters.base.case_copy`).
+    """
     t0 = time.perf_counter()
     try:
-        out = as_result(adapter.evaluate(case, profile), case.form)
+        out = as_result(adapter.evaluate(case_copy(case), profile), case.form)
     except Exception as exc:  # noqa: BLE001 - any adapter exception is a verdict, not a runner error
         return Outcome("raised", category=classify_exception(exc, getattr(adapter, "error_rules", ())),
                        exc_type=f"{type(exc).__module__}.{type(exc).__qualname__}", message=str(exc),

@@ -27,6 +27,8 @@ import numpy as np
 
 from xentspec.spec.floats import get_format, json_number, ulp
 
+from xentspec.adapters.base import non_numeric
+
 from .budget import budget_rule, element_budget
 from .isolation import Outcome
 
@@ -118,6 +120,20 @@ def _cap(records: list[dict]) -> list[dict]:
     return sorted(worst, key=lambda r: r["index"])
 
 
+def _junk(case: Any, result: Any) -> str | None:
+    """Why an adapter's result cannot be judged at all (it holds no numbers), or None."""
+    if result is None:
+        return "the adapter returned no result"
+    if case.form == "config" and result.config is not None and not isinstance(result.config, Mapping):
+        return f"get_config() gave a {type(result.config).__name__}, not a mapping"
+    if result.value is None:
+        return None
+    why = non_numeric(result.value)
+    if why is not None:
+        return f"the adapter's result is not a number array: it returned {why}"
+    return None
+
+
 def _config_problems(case: Any, result: Any) -> list[str]:
     out = []
     cfg, back = result.config, result.config_roundtrip
@@ -173,6 +189,8 @@ def judge(case: Any, truth: Any, outcome: Outcome, *, adapter: str, profile: str
         return v
     if outcome.status == "raised":
         v["got_error"] = outcome.category or "unclassified"
+        if outcome.category is None and outcome.traceback:
+            v["traceback"] = outcome.traceback
         detail = f"{outcome.exc_type}: {outcome.message}"
         if truth.error is None:
             problems.append(f"raised {detail} (category {v['got_error']}) where a value was expected")
@@ -182,6 +200,8 @@ def judge(case: Any, truth: Any, outcome: Outcome, *, adapter: str, profile: str
             v["message"] = detail
     elif truth.error is not None:
         problems.append(f"expected error {truth.error}, but the call returned a value")
+    elif (junk := _junk(case, outcome.result)) is not None:
+        problems.append(junk)
     else:
         result = outcome.result
         if case.form == "config":

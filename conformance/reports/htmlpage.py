@@ -287,6 +287,8 @@ def render_html(report: Mapping[str, Any]) -> str | None:
                                 _esc(e["exact"]), _esc(fmt_number(e["ulp_error"], digits=4)),
                                 _esc(fmt_number(e["budget_ulps"], digits=4)), _esc(fmt_number(e["margin"], digits=4))]
                                for e in elements], numeric={1, 2, 3, 4, 5, 6}))
+        if v.get("traceback"):
+            body.append(f"<details><summary>adapter traceback</summary><pre>{_esc(v['traceback'])}</pre></details>")
         if v.get("repro"):
             body.append(f"<pre><code>{_esc(v['repro'])}</code></pre>")
         parts.append(f"<details><summary>{title}</summary>{''.join(body)}</details>")

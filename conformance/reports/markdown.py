@@ -149,6 +149,11 @@ def _failure_lines(v: Mapping[str, Any]) -> list[str]:
                         fmt_number(e["margin"], digits=4)] for e in elements),
                       align="lrrrrrr")
         out.append("")
+    if v.get("traceback"):
+        tb = str(v["traceback"]).rstrip("\n")
+        fence = "````" if "```" in tb else "```"
+        out += [f"<details><summary>adapter traceback ({len(tb.splitlines())} lines)</summary>", "",
+                f"{fence}text", tb, fence, "", "</details>", ""]
     if v.get("repro"):
         repro = str(v["repro"]).rstrip("\n")
         fence = "````" if "```" in repro else "```"
