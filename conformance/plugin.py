@@ -484,10 +484,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         v["message"] = (call.excinfo.exconly() if call.excinfo is not None else longrepr)[-4000:]
     elif rep.passed:
         v["outcome"] = "passed"
+    _note_property_pass(v)
     rep.xentspec_verdict = v
     item.user_properties.append(("xentspec_outcome", v["outcome"]))
     if v.get("max_ulp_error") is not None:
         item.user_properties.append(("xentspec_max_ulp_error", v["max_ulp_error"]))
+
+
+def _note_property_pass(v: dict) -> None:
+    """A passing property verdict with a large worst ULP error says why it passed (reporting only)."""
+    from .verdict import LARGE_ULP
+
+    u = v.get("max_ulp_error")
+    if v["outcome"] != "passed" or v.get("note") or not str(v.get("case", "")).startswith("property/") \
+            or not isinstance(u, (int, float)) or u <= LARGE_ULP:
+        return
+    margin = v.get("min_margin")
+    v["note"] = (f"passed: every drawn example was within its own budget (worst margin "
+                 f"{margin:.3g} ulp); a worst error of {u:.3g} ulp comes from an ill-conditioned example whose "
+                 "condition-aware budget is as large" if isinstance(margin, (int, float)) else
+                 f"passed: every drawn example was within its own budget (worst error {u:.3g} ulp)")
 
 
 def _crashed_verdict(st: RunState, report: pytest.TestReport) -> dict:

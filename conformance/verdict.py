@@ -53,6 +53,8 @@ def skeleton(case: Any, adapter: str, profile: str, output_dtype: str | None) ->
         "shape": {"expected": None, "got": None}, "result_dtype": {"expected": output_dtype, "got": None},
         "elements": [], "max_ulp_error": None, "min_margin": None, "budget_source": "default",
         "repro": None, "duration": 0.0,
+        "source": ({"file": str(case.source.file), "line": case.source.line}
+                   if getattr(case, "source", None) is not None else None),
     }
 
 
@@ -272,4 +274,32 @@ def judge(case: Any, truth: Any, outcome: Outcome, *, adapter: str, profile: str
                 v["repro"] = f"# no repro: {exc}"
     else:
         v["outcome"] = "passed"
+        v["note"] = _why_large_passed(v, truth)
     return v
+
+
+LARGE_ULP = 16.0  # a passing error above this many ulps says why it passed (markdown.LARGE_ULP too)
+
+
+def _why_large_passed(v: dict, truth: Any) -> str | None:
+    """For a passing verdict with a large ULP error: the budget that allowed it and where it came from."""
+    u = v.get("max_ulp_error")
+    if u is None or u <= LARGE_ULP or not v["elements"]:
+        return None
+    worst = max((e for e in v["elements"] if e["ulp_error"] is not None), key=lambda e: e["ulp_error"],
+                default=None)
+    if worst is None:
+        return None
+    if v["budget_source"] != "default":
+        return (f"passed with {worst['ulp_error']:.3g} ulp within a budget of {worst['budget_ulps']:.3g} ulp set by "
+                f"the {v['budget_source']}")
+    scale = None
+    try:
+        sc = np.asarray(truth.scale, dtype=np.float64)
+        scale = float(sc[tuple(worst["index"])]) if sc.ndim else float(sc)
+    except (TypeError, ValueError, IndexError):
+        pass
+    cond = (f": its terms reach {scale:.3g} against a result of {float(Decimal(worst['exact'])):.3g}"
+            if scale is not None else "")
+    return (f"passed with {worst['ulp_error']:.3g} ulp within a budget of {worst['budget_ulps']:.3g} ulp: the "
+            f"condition-aware budget grows with cancellation{cond} (docs/tolerances.md)")

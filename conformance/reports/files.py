@@ -125,8 +125,9 @@ def write_reports(report: Mapping[str, Any], outdir: str | os.PathLike[str], *,
     validate_report(data)
     paths: dict[str, Path | None] = {}
     paths["json"] = write_report_json(data, outdir / "report.json")
-    paths["markdown"] = atomic_write(outdir / "report.md", render_markdown(data))
-    page = render_html(data) if html else None
+    base_dir = str(Path.cwd())  # the run's directory: repro paths below it are shown relative
+    paths["markdown"] = atomic_write(outdir / "report.md", render_markdown(data, base_dir=base_dir))
+    page = render_html(data, base_dir=base_dir, out_dir=str(outdir)) if html else None
     if page is None:
         (outdir / "report.html").unlink(missing_ok=True)
         if html and not _warned_no_html:
