@@ -409,15 +409,46 @@ def case_loss_is_sparse(raw: Mapping) -> bool:
     return raw.get("loss") == "sparse_categorical_crossentropy"
 
 
+_CACHE: dict[tuple, list[Case]] = {}
+_CACHE_FILES = 64  # at most this many files are kept
+
+
+def _freeze(case: Case) -> Case:
+    """Make a cached case's arrays read-only: callers share them (adapters get copies)."""
+    for inp in [case.inputs, *(s.inputs for s in case.steps or ())]:
+        if inp is not None:
+            for a in (inp.y_true, inp.y_pred, inp.sample_weight):
+                if a is not None:
+                    a.setflags(write=False)
+    return case
+
+
 def load_file(path: str | Path, display: str | None = None) -> list[Case]:
-    """Load and validate one case file; raises SpecError on the first problem."""
+    """Load and validate one case file; raises SpecError on the first problem.
+
+    The cases of an unchanged file (same path, size and modification time)
+    are loaded once per process: ``xentspec run`` checks the files before
+    pytest starts and the run reuses them. Their arrays are read-only.
+    """
     path = Path(path)
     name = display or path.name
     try:
+        st = path.stat()
+        key = (str(path.resolve()), name, st.st_size, st.st_mtime_ns)
+        if key in _CACHE:
+            return list(_CACHE[key])
         _check_size(path, name)
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"cannot read: {getattr(exc, 'strerror', None) or exc}", file=name) from None
+    cases = _load_text(text, name)
+    if len(_CACHE) >= _CACHE_FILES:
+        _CACHE.clear()
+    _CACHE[key] = [_freeze(c) for c in cases]
+    return list(cases)
+
+
+def _load_text(text: str, name: str) -> list[Case]:
     data = load_yaml(text, name)
     if data is None:
         return []

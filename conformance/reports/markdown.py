@@ -17,7 +17,7 @@ from typing import Any
 from .schema import FAILING, OUTCOMES, as_float, summarize
 
 __all__ = ["render_markdown", "worst_ulp_table", "worst_elements", "fmt_number", "MAX_DETAILED_FAILURES",
-           "property_rows", "large_passes", "is_property", "relative_repro", "LARGE_ULP"]
+           "property_rows", "large_passes", "is_property", "spans_dtypes", "relative_repro", "LARGE_ULP"]
 
 MAX_DETAILED_FAILURES = 25
 """How many failures are shown with their elements and repro; the rest get one line each."""
@@ -59,8 +59,13 @@ def _text(text: Any) -> str:
 
 
 def is_property(v: Mapping[str, Any]) -> bool:
-    """Whether a verdict is a property test's (it spans losses and dtypes: loss and dtype are "*")."""
-    return str(v.get("case", "")).startswith("property/") or v.get("loss") == "*"
+    """Whether a verdict is a property test's (``property/...``)."""
+    return str(v.get("case", "")).startswith("property/")
+
+
+def spans_dtypes(v: Mapping[str, Any]) -> bool:
+    """Whether a verdict names no single loss and dtype (a property verdict over drawn examples: "*")."""
+    return v.get("loss") == "*" or v.get("dtype") == "*"
 
 
 def relative_repro(repro: str, base_dir: str | None) -> str:
@@ -105,7 +110,7 @@ def worst_ulp_table(verdicts: Sequence[Mapping[str, Any]]) -> dict[tuple[str, st
     """
     groups: dict[tuple[str, str], dict[str, list[Mapping[str, Any]]]] = {}
     for v in verdicts:
-        if is_property(v):  # spans losses and dtypes: listed on its own (property_rows)
+        if spans_dtypes(v):  # a property over many losses and dtypes: listed on its own (property_rows)
             continue
         groups.setdefault((v["loss"], v["dtype"]), {}).setdefault(v["adapter"], []).append(v)
     return {key: {a: (_max_ulp(vs), sum(v["outcome"] in FAILING for v in vs)) for a, vs in sorted(per.items())}
