@@ -175,3 +175,13 @@ def test_compare_warns_when_the_reports_share_no_adapter_and_notes_wraps():
                                                 "profile": "keras3", "frameworks": {}}})
     notes = compare_reports(a, c).notes
     assert any("wraps 'numpy lib' -> 'other lib'" in n for n in notes)
+
+
+def test_merge_keeps_a_shard_partial_and_compare_warns_about_it():
+    from xentspec.conformance.reports import merge_reports
+
+    part = _report([_v("x")])
+    part["interrupted"] = {"kind": "keyboard_interrupt", "reason": "Ctrl-C", "ran": 1, "selected": 3}
+    merged = merge_reports([part, _report([_v("y", adapter="torch")])], names=["a.json", "b.json"])
+    assert merged["interrupted"]["reason"] == "a.json: Ctrl-C" and merged["interrupted"]["selected"] == 3
+    assert any("partial report" in w for w in compare_reports(_report([_v("x")]), part).warnings)

@@ -266,6 +266,10 @@ def compare_reports(base: Mapping[str, Any], new: Mapping[str, Any], threshold_u
             cmp.regressions.append(Change("margin_negative", *key, outcome, outcome,
                                           f"min margin went negative {_fmt(bm)} -> {_fmt(nm)} ({outcome})", bu, nu))
 
+    for label, rep in ((base_name, base), (new_name, new)):
+        if rep.get("interrupted"):
+            cmp.warnings.append(f"{label} is the partial report of a run that did not finish "
+                                f"({rep['interrupted']['reason']}): cases it did not reach show as vanished")
     shared = set(base["adapters"]) & set(new["adapters"])
     if not shared and base["adapters"] and new["adapters"]:
         cmp.warnings.append(
