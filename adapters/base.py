@@ -23,6 +23,7 @@ import numpy as np
 __all__ = [
     "CaseError", "ErrorRule", "DEFAULT_ERROR_RULES", "Capabilities", "Result", "Adapter",
     "classify_exception", "as_result", "exact_array_literal", "config_round_trip", "missing_modules",
+    "case_copy", "non_numeric",
 ]
 
 ERROR_CATEGORIES = ("invalid_label", "invalid_shape", "invalid_argument", "invalid_value")
@@ -207,6 +208,52 @@ def as_result(out: Any, form: str) -> Result:
     elif out.value is not None:
         out.value = _to_numpy(out.value)
     return out
+
+
+def case_copy(case: Any) -> Any:
+    """A copy of a case whose arrays, params and config the adapter may change freely.
+
+    The runner hands adapters copies: what an adapter writes into its inputs
+    must not reach the case the suite keeps (its repro, the next adapter).
+    """
+    import copy
+    import dataclasses
+
+    def inputs(i: Any) -> Any:
+        if i is None:
+            return None
+        return dataclasses.replace(i, y_true=np.array(i.y_true, copy=True), y_pred=np.array(i.y_pred, copy=True),
+                                   sample_weight=None if i.sample_weight is None
+                                   else np.array(i.sample_weight, copy=True))
+
+    if not dataclasses.is_dataclass(case):
+        return copy.deepcopy(case)
+    return dataclasses.replace(
+        case, params=copy.deepcopy(dict(case.params)), inputs=inputs(case.inputs),
+        steps=None if case.steps is None else tuple(dataclasses.replace(s, inputs=inputs(s.inputs))
+                                                     for s in case.steps),
+        config=copy.deepcopy(case.config))
+
+
+def non_numeric(value: Any) -> str | None:
+    """Why an adapter's result value is not a number array (a description of it), or None if it is."""
+    arrays = value if isinstance(value, (list, tuple)) else [value]
+    for a in arrays:
+        dt = getattr(a, "dtype", None)
+        if dt is None:
+            return f"a {type(a).__name__}"
+        if dt.kind in "fiub" or dt.name == "bfloat16":
+            continue
+        if dt.kind in "US":
+            first = np.asarray(a).reshape(-1)[:1]
+            return f"a str {str(first[0])[:40]!r}" if np.ndim(a) == 0 else "an array of str"
+        if dt.kind == "O" and np.ndim(a) == 0:
+            return f"a {type(a.item()).__name__}"
+        if dt.kind == "O":
+            kinds = sorted({type(x).__name__ for x in np.asarray(a).reshape(-1)[:10]})
+            return f"an object array of {', '.join(kinds)}"
+        return f"an array of dtype {dt}"
+    return None
 
 
 def _to_numpy(v: Any) -> np.ndarray:

@@ -13,8 +13,10 @@ peak extra memory measured with tracemalloc (NumPy reports its allocations
 to it). Then the largest ULP error of both against ground truth on a smaller
 input, (2000, 100) (``--quick``: (200, 50)), against the project's certified
 reference ``xentspec.reference.truth`` on a ``Case`` built from the exact
-float32 inputs (the reference's float32 fast path makes this cheap). Runs
-without torch (prints that it is missing and skips the ratios).
+float32 inputs (the reference's float32 fast path makes this cheap). Also
+times BCE (probabilities, logits) and CCE (probabilities) on one thread as
+the least thread CPU time, which a busy machine disturbs less than wall
+time. Runs without torch (prints that it is missing and skips the ratios).
 """
 
 from __future__ import annotations
@@ -126,6 +128,37 @@ def accuracy(n: int, k: int) -> None:
     print(msg)
 
 
+def cpu_ms(fn, reps: int) -> float:
+    """The least thread CPU time of ``reps`` calls, in ms (steadier than wall time on a busy machine)."""
+    fn()
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.thread_time()
+        fn()
+        best = min(best, time.thread_time() - t0)
+    return best * 1e3
+
+
+def other_paths(n: int, k: int, reps: int) -> None:
+    """BCE and CCE from probabilities / logits: one kernel thread, least CPU time (no torch ratio)."""
+    threads = nk.get_num_threads()
+    nk.set_num_threads(1)
+    try:
+        rng = np.random.default_rng(2)
+        p = rng.random((n, k), dtype=np.float32)
+        t = (rng.random((n, k)) < 0.5).astype(np.float32)
+        x = rng.standard_normal((n, k), dtype=np.float32) * 4
+        onehot = np.eye(k, dtype=np.float32)[rng.integers(0, k, n)]
+        pn = p / p.sum(axis=1, keepdims=True)
+        rows = {"bce probabilities": lambda: nk.binary_crossentropy(t, p),
+                "bce logits": lambda: nk.binary_crossentropy(t, x, from_logits=True),
+                "cce probabilities": lambda: nk.categorical_crossentropy(onehot, pn)}
+        print(f"({n}, {k}), one thread, least CPU time: "
+              + ", ".join(f"{name} {cpu_ms(fn, reps):.1f} ms" for name, fn in rows.items()), flush=True)
+    finally:
+        nk.set_num_threads(threads)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small shapes and few repetitions")
@@ -147,6 +180,7 @@ def main() -> None:
         bench_shape(n, k, reps if n < 65536 else max(5, reps // 3), confident=False)
     n, k = shapes[-1]
     bench_shape(n, k, max(3, reps // 3), confident=True)
+    other_paths(*((4096, 100) if args.quick else (65536, 100)), reps=max(3, reps // 2))
     accuracy(*acc)
 
 

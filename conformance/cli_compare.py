@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 
 from xentspec.cli import UsageError
 
@@ -50,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     except ReportError as exc:
         raise UsageError(str(exc)) from None
     cmp = compare_reports(base, new, threshold_ulps=args.threshold_ulps, base_name=args.base, new_name=args.new)
+    for w in cmp.warnings:  # up front, on stderr too, whatever the output format
+        print(f"xentspec compare: warning: {w}", file=sys.stderr)
     if args.json:
         print(json.dumps(cmp.to_json(), indent=2, sort_keys=True, ensure_ascii=False))
     elif args.markdown:

@@ -40,17 +40,23 @@ def run(args: argparse.Namespace) -> int:
     except ReportError as exc:
         raise UsageError(str(exc)) from None
     out = Path(args.output)
-    written: dict[str, str | None] = {"json": str(write_report_json(merged, out))}
-    if args.markdown:
-        written["markdown"] = str(atomic_write(out.with_suffix(".md"), render_markdown(merged)))
-    if args.html:
-        page = render_html(merged)
-        if page is None:
-            print("xentspec merge: no HTML written: matplotlib is not installed (pip install 'xentspec[report]')",
-                  file=sys.stderr)
-            written["html"] = None
-        else:
-            written["html"] = str(atomic_write(out.with_suffix(".html"), page))
+    try:
+        written: dict[str, str | None] = {"json": str(write_report_json(merged, out))}
+        if args.markdown:
+            written["markdown"] = str(atomic_write(out.with_suffix(".md"), render_markdown(merged)))
+        if args.html:
+            page = render_html(merged)
+            if page is None:
+                print("xentspec merge: no HTML written: matplotlib is not installed (pip install "
+                      "'xentspec[report]')", file=sys.stderr)
+                written["html"] = None
+            else:
+                written["html"] = str(atomic_write(out.with_suffix(".html"), page))
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        if exc.filename and str(exc.filename) != str(out):
+            why += f" ({exc.filename})"
+        raise UsageError(f"{out}: cannot write: {why}") from None
     if args.json:
         print(json.dumps({"written": written, "inputs": list(args.reports), "verdicts": len(merged["verdicts"]),
                           "summary": merged["summary"]}, indent=2, sort_keys=True))

@@ -1,10 +1,18 @@
 """``xentspec run``: run the conformance suite against adapters and write the reports.
 
-It runs pytest in-process on the installed test module
-(``pytest --pyargs xentspec.conformance``) with the plugin's options, shows
-pytest's progress, prints a summary table, writes report.json / report.md /
-report.html and junit.xml into ``--out``, and exits 1 when a case fails
-(pytest's exit status otherwise: 0 all conformant, 2 usage error, ...).
+It checks the command line first (:mod:`.preflight`: every usage error is
+one line, exit status 2, before anything runs or is written), then runs
+pytest in-process on the installed test module (``pytest --pyargs
+xentspec.conformance``) with the plugin's options, shows progress, prints a
+summary table and one line per failing case, and writes report.json /
+report.md / report.html and junit.xml into ``--out``.
+
+Exit status: 0 every case conforms; 1 a case failed, a regression against
+``--baseline``, nothing was judged (every case skipped), or a stop rule
+(``--run-budget``, ``--max-timeouts``) ended the run; 2 a usage error,
+including a selection of no cases; 130 interrupted (Ctrl-C, or an adapter's
+KeyboardInterrupt). A run that did not finish leaves the last complete report
+in ``--out`` as it was and writes its partial report to ``--out``/interrupted/.
 """
 
 from __future__ import annotations
@@ -43,6 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--numprocesses", default=None, metavar="N",
                         help="run on N processes with pytest-xdist ('auto' for one per core)")
     parser.add_argument("-k", dest="keyword", default=None, metavar="EXPR", help="pytest -k expression on test ids")
+    parser.add_argument("--case", action="append", default=[], metavar="ID",
+                        help="run only cases whose id matches ID (an fnmatch glob such as 'scce/*'; repeatable)")
+    parser.add_argument("--run-budget", type=float, default=None, metavar="SECONDS",
+                        help="stop the run after this long (default 3600; 0: no budget)")
+    parser.add_argument("--max-timeouts", type=int, default=None, metavar="K",
+                        help="stop the run after K cases timed out (default 3; 0: never)")
+    parser.add_argument("--load-timeout", type=float, default=None, metavar="SECONDS",
+                        help="seconds an adapter may take to import and construct (default 120)")
     parser.add_argument("--seed", type=int, default=0, help="seed recorded in the report")
     parser.add_argument("--no-html", action="store_true", help="skip report.html (and its plotting time)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress output, only the summary")
@@ -55,9 +71,9 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     out = os.path.abspath(args.out)
     argv = ["--pyargs", "xentspec.conformance", "--import-mode=importlib", "-p", "no:cacheprovider",
             "-p", "no:hypothesispytest", "-p", "no:benchmark",
-            "-o", "console_output_style=progress", "--xentspec-report", out,
+            "-o", "console_output_style=classic", "--xentspec-report", out,
             f"--junitxml={os.path.join(out, 'junit.xml')}", "--xentspec-seed", str(args.seed),
-            "-o", "xfail_strict=true", "--tb=line", "-rN"]
+            "-o", "xfail_strict=true", "--tb=no", "-rN", "--xentspec-terminal"]
     for a in args.adapter or ["numpy"]:
         argv += ["--adapter", a]
     if args.profile:
@@ -82,45 +98,44 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv += ["-n", str(args.numprocesses)]
     if args.keyword:
         argv += ["-k", args.keyword]
+    for c in getattr(args, "case", None) or []:
+        argv += ["--xentspec-case", c]
+    for opt in ("run_budget", "max_timeouts", "load_timeout"):
+        value = getattr(args, opt, None)
+        if value is not None:
+            argv += ["--" + opt.replace("_", "-"), str(value)]
     argv += ["-q"] if not args.quiet else ["-qq", "--no-header"]
     return argv + list(args.pytest_arg)
 
 
 class _Capture:
-    """A pytest plugin object that keeps the report dict the xentspec plugin built."""
+    """A pytest plugin object that keeps the report dict the xentspec plugin built, and what it wrote."""
 
     report: dict | None = None
+    written: dict | None = None
 
     def pytest_sessionfinish(self, session: Any) -> None:
-        from .plugin import REPORT_KEY
+        from .plugin import REPORT_KEY, STATE_KEY
 
         self.report = session.config.stash.get(REPORT_KEY, None)
+        st = session.config.stash.get(STATE_KEY, None)
+        self.written = getattr(st, "written", None)
+
+
+def _display(out: str) -> str:
+    """The report folder as the user gave it, with one trailing slash."""
+    return os.path.normpath(out) + os.sep
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the suite; the exit status is pytest's (1 when a case failed)."""
+    """Run the suite; see the module docstring for the exit status."""
     import pytest
 
-    from xentspec.adapters.registry import AdapterNotFound, load_adapter, resolve_spec
-    from xentspec.cli import UsageError
+    from .completion import EXIT_STATUS, PARTIAL_DIR
+    from .preflight import preflight
 
-    unavailable = []
-    specs = args.adapter or ["numpy"]
-    for a in specs:  # fail fast, with the list of adapters, before pytest starts
-        try:
-            adapter = load_adapter(resolve_spec(a))
-        except AdapterNotFound as exc:
-            raise UsageError(str(exc)) from None
-        reason = adapter.unavailable() if callable(getattr(adapter, "unavailable", None)) else None
-        if reason:  # its framework is not installed: its cases are skipped with this reason
-            unavailable.append(f"adapter {a!r} cannot run here: {reason}")
-    if unavailable and len(unavailable) == len(specs):
-        # Nothing could run: one clear line instead of a report of skips (the last report is kept).
-        raise UsageError("; ".join(unavailable))
-    for line in unavailable:
-        print(f"xentspec run: {line}; its cases are skipped", file=sys.stderr)
+    preflight(args)  # usage errors: one line, exit status 2, nothing written
     argv = pytest_args(args)
-    os.makedirs(args.out, exist_ok=True)
     os.environ["XENTSPEC_COMMAND"] = shlex.join(["xentspec", "run", *sys.argv[2:]]) if sys.argv[1:2] == ["run"] \
         else shlex.join(["xentspec", "run"])
     capture = _Capture()
@@ -134,15 +149,31 @@ def run(args: argparse.Namespace) -> int:
         os.environ.pop("XENTSPEC_COMMAND", None)
     report = capture.report
     if report is None:
+        if status == pytest.ExitCode.USAGE_ERROR:
+            return 2
         print(f"xentspec run: no report was produced (pytest exit status {status})", file=sys.stderr)
         return status or 1
+    stop = report.get("interrupted")
+    out = _display(args.out)
+    if stop:
+        code = EXIT_STATUS.get(stop["kind"], 1)
+        where = _display(os.path.join(args.out, PARTIAL_DIR))
+    else:
+        code = 1 if status in (pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED) else status
+        where = out
+    written = capture.written or {}
+    files = [os.path.basename(str(p)) for k, p in written.items() if p] + ["junit.xml"]
     if args.json:
-        json.dump({"exit_status": status, "summary": report["summary"], "out": os.path.abspath(args.out)},
+        json.dump({"exit_status": code, "summary": report["summary"], "out": os.path.abspath(args.out),
+                   "interrupted": stop, "written": [os.path.join(os.path.abspath(where), f) for f in files]},
                   sys.stdout, indent=1)
         print()
-    else:  # the table itself is printed by the plugin's terminal summary
-        print(f"xentspec run: reports in {args.out}/ (report.json, report.md, junit.xml); "
-              f"exit status {1 if status == 5 else status}")
-    if status == 5:  # nothing collected: every case was deselected
-        return 1
-    return status
+    elif stop:
+        print(f"xentspec run: error: {stop['reason']}", file=sys.stderr)
+        kept = (f"the last complete report in {out} is unchanged" if os.path.exists(
+            os.path.join(args.out, "report.json")) else f"nothing was written to {out}")
+        print(f"xentspec run: the run did not finish ({stop['kind'].replace('_', ' ')}); its partial report "
+              f"is in {where} ({', '.join(files)}); {kept}; exit status {code}")
+    else:
+        print(f"xentspec run: reports in {where} ({', '.join(files)}); exit status {code}")
+    return code

@@ -30,15 +30,40 @@ import fnmatch
 import math
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
-import yaml
 
-__all__ = ["Expectation", "Failure", "FAILURE_KEYS", "load_expectations", "builtin_expectations", "match",
-           "describe_unmatched", "describe_unstated"]
+__all__ = ["Expectation", "ExpectationError", "Failure", "FAILURE_KEYS", "load_expectations",
+           "builtin_expectations", "match", "describe_unmatched", "describe_unstated"]
+
+
+class ExpectationError(ValueError):
+    """An expectation file that cannot be read or does not meet the format: ``file:line: what``."""
+
+    def __init__(self, message: str, source: str, line: int | None = None) -> None:
+        self.message, self.source, self.line = message, source, line
+        super().__init__(f"{source}{f':{line}' if line else ''}: {message}")
+
+
+def _yaml_entries(text: str, source: str) -> tuple[object, list[int | None]]:
+    """The parsed YAML of an expectation file and the line of each top-level entry.
+
+    Parsed with the spec's safe loader (exact numbers, duplicate keys
+    rejected, size and alias limits); a YAML error names the file and line.
+    """
+    from xentspec.spec.errors import SpecError
+    from xentspec.spec.yamlio import load_yaml
+
+    try:
+        data = load_yaml(text, source)
+    except SpecError as exc:
+        raise ExpectationError(exc.message, source, exc.line) from None
+    lines = list(getattr(data, "item_lines", None) or [])
+    return data, lines
 
 # What a `fails` block may state, and the failure kind (verdict ``failures[].kind``) each key names.
 FAILURE_KEYS: Mapping[str, str | None] = {
@@ -150,53 +175,64 @@ def _floats(v: Any) -> Any:
     return float(v)
 
 
-def _failure(raw: Any, where: str) -> Failure:
-    """A :class:`Failure` from an entry's ``fails`` mapping (ValueError naming ``where`` if malformed)."""
+def _failure(raw: Any, where: str, source: str = "", line: int | None = None) -> Failure:
+    """A :class:`Failure` from an entry's ``fails`` mapping (an ExpectationError at ``source:line`` if malformed)."""
     if not isinstance(raw, Mapping) or not raw:
-        raise ValueError(f"{where}: `fails` must be a mapping stating the failure "
-                         f"({', '.join(FAILURE_KEYS)})")
+        raise ExpectationError(f"{where}: `fails` must be a mapping stating the failure "
+                               f"({', '.join(FAILURE_KEYS)})", source, line)
     unknown = set(raw) - set(FAILURE_KEYS)
     if unknown:
-        raise ValueError(f"{where}: `fails` has unknown key(s) {', '.join(sorted(unknown))}; "
-                         f"known: {', '.join(FAILURE_KEYS)}")
+        raise ExpectationError(f"{where}: `fails` has unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+                               f"known: {', '.join(FAILURE_KEYS)}", source, line)
     kw: dict[str, Any] = {}
     if "error" in raw:
         if raw["error"] not in _ERROR_NAMES:
-            raise ValueError(f"{where}: fails.error must be one of {', '.join(_ERROR_NAMES)}")
+            raise ExpectationError(f"{where}: fails.error must be one of {', '.join(_ERROR_NAMES)}", source, line)
         kw["error"] = raw["error"]
     for flag in ("no_error", "outside_budget"):
         if flag in raw:
             if raw[flag] is not True:
-                raise ValueError(f"{where}: fails.{flag} can only be true")
+                raise ExpectationError(f"{where}: fails.{flag} can only be true", source, line)
             kw[flag] = True
     if "dtype" in raw:
         kw["dtype"] = str(raw["dtype"])
     if "shape" in raw:
         shape = raw["shape"]
         if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
-            raise ValueError(f"{where}: fails.shape must be a list of sizes")
+            raise ExpectationError(f"{where}: fails.shape must be a list of sizes", source, line)
         kw["shape"] = tuple(shape)
     if "value" in raw:
         try:
             _floats(raw["value"])
         except (TypeError, ValueError):
-            raise ValueError(f"{where}: fails.value must be a number or nested list of numbers "
-                             "(\"nan\", \"inf\", \"-inf\" allowed)") from None
+            raise ExpectationError(f"{where}: fails.value must be a number or nested list of numbers "
+                                   "(\"nan\", \"inf\", \"-inf\" allowed)", source, line) from None
         kw["value"] = raw["value"]
     if "config" in raw:
         keys = raw["config"]
         if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
-            raise ValueError(f"{where}: fails.config must be a list of config keys")
+            raise ExpectationError(f"{where}: fails.config must be a list of config keys", source, line)
         kw["config"] = tuple(keys)
     if "message" in raw:
         try:
             re.compile(str(raw["message"]))
         except re.error as exc:
-            raise ValueError(f"{where}: fails.message is not a valid regular expression ({exc})") from None
+            raise ExpectationError(f"{where}: fails.message is not a valid regular expression ({exc})", source, line) from None
         kw["message"] = str(raw["message"])
     if kw.get("error") and kw.get("no_error"):
-        raise ValueError(f"{where}: fails cannot state both error and no_error")
-    return Failure(stated=dict(raw), **kw)
+        raise ExpectationError(f"{where}: fails cannot state both error and no_error", source, line)
+    return Failure(stated=_plain(raw), **kw)
+
+
+def _plain(v: Any) -> Any:
+    """A parsed YAML value as JSON data (the loader keeps numbers exact, as Fractions)."""
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, Fraction):
+        return int(v) if v.denominator == 1 else float(v)
+    return v
 
 
 @dataclass
@@ -237,24 +273,29 @@ class Expectation:
 
 
 def _parse(text: str, source: str, adapter: str | None) -> list[Expectation]:
-    data = yaml.safe_load(text)
+    data, lines = _yaml_entries(text, source)
     if data is None:
         return []
     if not isinstance(data, list):
-        raise ValueError(f"{source}: an expectation file is a YAML list of entries")
+        raise ExpectationError("an expectation file is a YAML list of entries", source,
+                               getattr(data, "line", None))
     out = []
     for i, e in enumerate(data):
+        line = lines[i] if i < len(lines) else None
         if not isinstance(e, dict) or not isinstance(e.get("case"), str) or not e.get("reason"):
-            raise ValueError(f"{source}: entry {i} needs `case` (id or glob) and `reason`")
+            raise ExpectationError(f"entry {i} needs `case` (id or glob) and `reason`", source, line)
         unknown = set(e) - {"case", "reason", "link", "profile", "adapter", "ulps", "fails"}
         if unknown:
-            raise ValueError(f"{source}: entry {i} has unknown key(s) {', '.join(sorted(unknown))}")
+            raise ExpectationError(f"entry {i} has unknown key(s) {', '.join(sorted(map(str, unknown)))}",
+                                   source, line)
         ulps = e.get("ulps")
-        if ulps is not None and (isinstance(ulps, bool) or not isinstance(ulps, (int, float)) or ulps <= 0):
-            raise ValueError(f"{source}: entry {i}: ulps must be a positive number")
+        if ulps is not None and (isinstance(ulps, bool) or not isinstance(ulps, (int, float, Fraction))
+                                 or ulps <= 0):
+            raise ExpectationError(f"entry {i}: ulps must be a positive number", source, line)
         if ulps is not None and "fails" in e:
-            raise ValueError(f"{source}: entry {i}: give either `ulps` (a budget) or `fails` (a known failure)")
-        fails = _failure(e["fails"], f"{source}: entry {i} ({e['case']})") if "fails" in e else None
+            raise ExpectationError(f"entry {i}: give either `ulps` (a budget) or `fails` (a known failure)",
+                                   source, line)
+        fails = _failure(e["fails"], f"entry {i} ({e['case']})", source, line) if "fails" in e else None
         out.append(Expectation(case=e["case"], reason=str(e["reason"]), source=f"{source}[{i}]",
                                link=e.get("link"), profile=e.get("profile"),
                                adapter=e.get("adapter", adapter),
@@ -275,7 +316,13 @@ def load_expectations(paths: Iterable[str | Path]) -> list[Expectation]:
     """The entries of user expectation files (``--expectations``)."""
     out: list[Expectation] = []
     for p in paths:
-        out += _parse(Path(p).read_text(encoding="utf-8"), str(p), None)
+        try:
+            text = Path(p).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ExpectationError("no such file", str(p)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ExpectationError(f"cannot read: {getattr(exc, 'strerror', None) or exc}", str(p)) from None
+        out += _parse(text, str(p), None)
     return out
 
 

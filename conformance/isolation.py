@@ -23,7 +23,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from xentspec.adapters.base import Result, as_result, classify_exception
+from xentspec.adapters.base import Result, as_result, case_copy, classify_exception
 
 __all__ = ["Outcome", "evaluate_inprocess", "Worker"]
 
@@ -50,10 +50,13 @@ class Outcome:
 
 
 def evaluate_inprocess(adapter: Any, case: Any, profile: str) -> Outcome:
-    """Evaluate ``case`` on ``adapter`` in this process; exceptions become a ``raised`` outcome."""
+    """Evaluate ``case`` on ``adapter`` in this process; exceptions become a ``raised`` outcome.
+
+    The adapter gets a copy of the case (:func:`~xentspec.adapters.base.case_copy`).
+    """
     t0 = time.perf_counter()
     try:
-        out = as_result(adapter.evaluate(case, profile), case.form)
+        out = as_result(adapter.evaluate(case_copy(case), profile), case.form)
     except Exception as exc:  # noqa: BLE001 - any adapter exception is a verdict, not a runner error
         return Outcome("raised", category=classify_exception(exc, getattr(adapter, "error_rules", ())),
                        exc_type=f"{type(exc).__module__}.{type(exc).__qualname__}", message=str(exc),
@@ -131,11 +134,31 @@ class Worker:
         return self.proc is not None and self.proc.poll() is None
 
     def evaluate(self, case: Any, profile: str, timeout: float | None) -> Outcome:
-        """Evaluate one case in the child; a crash or timeout is an outcome and the child is replaced."""
-        if not self._alive():
-            self._start()
-        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+        """Evaluate one case in the child; a crash or timeout is an outcome and the child is replaced.
+
+        A child that does not load the adapter within ``startup_timeout`` is a
+        timeout of this case; one that fails to load it, a crash. After a
+        MemoryError the child exits and the next case gets a fresh one.
+        """
         t0 = time.perf_counter()
+        if not self._alive():
+            try:
+                self._start()
+            except TimeoutError:
+                self._kill()
+                self.proc = None
+                self.restarts += 1
+                return Outcome("timeout", message=f"the adapter did not load in the worker within "
+                                                  f"{self.startup_timeout:g} s; the worker was killed",
+                               duration=time.perf_counter() - t0)
+            except (RuntimeError, EOFError, OSError) as exc:
+                self._kill()
+                self.proc = None
+                self.restarts += 1
+                return Outcome("crashed", message=str(exc) if isinstance(exc, RuntimeError)
+                               else "the worker process died while loading the adapter",
+                               duration=time.perf_counter() - t0)
+        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
         try:
             _send(self.proc.stdin, (case, profile))
             out = _recv(self.proc.stdout.fileno(), time.monotonic() + timeout if timeout else None)
@@ -151,11 +174,17 @@ class Worker:
             self.restarts += 1
             return Outcome("crashed", message=f"the worker process {_signal_name(code)} while evaluating the case",
                            extra={"returncode": code}, duration=time.perf_counter() - t0)
+        if isinstance(out, Outcome) and out.extra.get("restart"):
+            out.message = (f"{out.message or ''} (the worker {out.extra['restart']}; the worker was replaced "
+                           "before the next case)")
+            self.close()
+            self.restarts += 1
         return out
 
     def _kill(self) -> None:
-        if self.proc is not None:
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
+        if self.proc is not None:
             self.proc.wait()
 
     def close(self) -> None:
@@ -190,11 +219,16 @@ def _main(argv: list[str]) -> int:
         except EOFError:
             return 0
         outcome = evaluate_inprocess(adapter, case, profile)
+        fatal = outcome.status == "raised" and (outcome.exc_type or "").endswith("MemoryError")
+        if fatal:  # the adapter's state (and this interpreter's heap) cannot be trusted any more
+            outcome.extra["restart"] = "ran out of memory"
         try:
             _send(out, outcome)
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             _send(out, Outcome("raised", exc_type="PicklingError",
                                message=f"the adapter's result cannot be sent back: {exc}"))
+        if fatal:
+            return 3
 
 
 if __name__ == "__main__":  # pragma: no cover - runs in the child

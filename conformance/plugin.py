@@ -15,11 +15,7 @@ collected (only then are cases loaded) or ``--adapter`` is given.
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 import os
-import platform
-import shlex
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +60,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--no-isolate", dest="xentspec_isolate", action="store_false",
                 help="evaluate in-process even for adapters that ask for isolation")
     g.addoption("--case-timeout", type=float, default=None, metavar="SECONDS",
-                help="per-case timeout in a worker subprocess (default: the adapter's, 60 s)")
+                help="per-case timeout (default: the adapter's, 60 s, for adapters run in a worker); "
+                     "given explicitly, it runs in-process adapters in a worker too, so it applies to them")
+    g.addoption("--run-budget", type=float, default=None, metavar="SECONDS",
+                help="stop the run when it has taken this long (default 3600; 0: no budget); "
+                     "the partial report goes to <report>/interrupted/")
+    g.addoption("--max-timeouts", type=int, default=None, metavar="K",
+                help="stop the run after K cases timed out (default 3; 0: never)")
+    g.addoption("--load-timeout", type=float, default=None, metavar="SECONDS",
+                help="seconds an adapter may take to import and construct (default 120)")
+    g.addoption("--xentspec-terminal", action="store_true", default=False,
+                help="the terminal output of `xentspec run`: a progress bar (count, ETA) instead of pytest's "
+                     "dots, one line per failing case")
+    g.addoption("--xentspec-case", action="append", default=[], metavar="ID",
+                help="run only the cases whose id matches ID (an fnmatch glob; repeatable)")
     g.addoption("--xentspec-seed", type=int, default=0, metavar="N",
                 help="seed recorded in the report (case generators carry their own seeds)")
     # Property tests (conformance/test_properties.py, docs/properties.md): hypothesis settings profile.
@@ -93,6 +102,14 @@ class RunState:
     report: dict | None = None
     regressions: Any = None
     written: dict[str, Any] | None = None
+    selected: int | None = None  # conformance items selected to run (None: not known)
+    interruption: Any = None  # completion.Interruption when the run cannot finish
+    current: str | None = None  # the test id running now (for "interrupted while ...")
+    partial: bool = False  # the report went to <out>/interrupted/
+    notes: list[str] = field(default_factory=list)  # lines for the terminal summary
+    progress: Any = None  # terminal.Progress of `xentspec run`
+    limits: Any = None  # limits.RunLimits (the stop rules), on the process that collects verdicts
+    session: Any = None
 
     # -- adapters
     def load_adapters(self) -> None:
@@ -108,7 +125,7 @@ class RunState:
             if spec in self.adapters:
                 continue
             try:
-                adapter = load_adapter(spec)
+                adapter = load_adapter(spec, timeout=self.load_timeout())
             except AdapterNotFound as exc:
                 raise pytest.UsageError(str(exc)) from None
             name = str(adapter.name)
@@ -122,6 +139,14 @@ class RunState:
             if prof not in allowed:
                 raise pytest.UsageError(f"adapter {unique} cannot be judged under profile {prof!r}; "
                                         f"it declares: {', '.join(sorted(allowed))}")
+            _note_timeout_isolation(self, spec)
+
+    def load_timeout(self) -> float:
+        """Seconds an adapter may take to load (``--load-timeout``)."""
+        from xentspec.adapters.registry import DEFAULT_LOAD_TIMEOUT
+
+        value = self.config.getoption("load_timeout")
+        return DEFAULT_LOAD_TIMEOUT if value is None else float(value)
 
     def profile_of(self, spec: str) -> str:
         """The profile an adapter is judged under."""
@@ -141,6 +166,8 @@ class RunState:
         """Built-in expectation files of each adapter, plus ``--expectations``."""
         from .expectations import builtin_expectations, load_expectations
 
+        if self.expectations and set(self.expectations) == set(self.adapters):
+            return
         extra = load_expectations(self.config.getoption("expectations") or [])
         for spec, adapter in self.adapters.items():
             self.expectations[spec] = builtin_expectations(str(adapter.name)) + extra
@@ -169,16 +196,22 @@ class RunState:
         from .isolation import Worker, evaluate_inprocess
 
         adapter = self.adapters[spec]
-        isolate = self.config.getoption("xentspec_isolate")
-        if isolate is None:
-            isolate = bool(getattr(adapter, "isolate", True))
-        if not isolate:
+        if not self.isolated(spec):
             return evaluate_inprocess(adapter, case, profile)
         worker = self.workers.get(spec)
         if worker is None:
-            worker = self.workers[spec] = Worker(spec)
+            worker = self.workers[spec] = Worker(spec, startup_timeout=self.load_timeout())
         timeout = self.config.getoption("case_timeout") or float(getattr(adapter, "timeout", 60.0))
         return worker.evaluate(case, profile, timeout)
+
+    def isolated(self, spec: str) -> bool:
+        """Whether an adapter runs in a worker: ``--isolate``/``--no-isolate``, else its own ``isolate``,
+        and always when ``--case-timeout`` is given (a timeout needs a process that can be killed)."""
+        opt = self.config.getoption("xentspec_isolate")
+        if opt is not None:
+            return bool(opt)
+        return bool(getattr(self.adapters[spec], "isolate", True)) or \
+            self.config.getoption("case_timeout") is not None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect verdicts (on the xdist controller they arrive with the workers' reports)."""
@@ -186,16 +219,48 @@ class RunState:
         if v is not None:
             self.verdicts[report.nodeid] = v
             self.active = True
+            if self.progress is not None:
+                self.progress.advance(f"{v['adapter']}-{v['case']}")
+            if self.limits is not None:
+                reason = self.limits.record(v["outcome"])
+                if reason:
+                    self.stop(reason)
         elif report.failed and f"::{TEST_FUNCTION}[" in report.nodeid and report.nodeid not in self.verdicts \
                 and self.adapters:
             # An xdist worker died running this test: the item's report carries no verdict.
             self.verdicts[report.nodeid] = _crashed_verdict(self, report)
+
+    def stop(self, reason: str) -> None:
+        """A stop rule fired: end the run after the current case (plain session or xdist controller)."""
+        from .completion import Interruption
+
+        if self.interruption is None:
+            self.interruption = Interruption("stop_rule", reason)
+        if self.session is not None:
+            self.session.shouldstop = reason
+        dsession = self.config.pluginmanager.getplugin("dsession")
+        if dsession is not None and not getattr(dsession, "shouldstop", False):
+            dsession.shouldstop = reason
 
     def close(self) -> None:
         """Stop the worker subprocesses."""
         for w in self.workers.values():
             w.close()
         self.workers.clear()
+
+
+def _note_timeout_isolation(st: RunState, spec: str) -> None:
+    """Say when --case-timeout moves an in-process adapter into a worker; refuse it with --no-isolate."""
+    timeout = st.config.getoption("case_timeout")
+    if timeout is None:
+        return
+    if st.config.getoption("xentspec_isolate") is False:
+        raise pytest.UsageError("--case-timeout needs a worker subprocess to stop a case; it cannot apply "
+                                "with --no-isolate")
+    adapter = st.adapters[spec]
+    if not getattr(adapter, "isolate", True):
+        st.notes.append(f"adapter {st.names[spec]} runs in a worker subprocess because --case-timeout was given "
+                        f"({timeout:g} s per case)")
 
 
 STATE_KEY = pytest.StashKey[RunState]()
@@ -220,6 +285,20 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("adapter"):
         st.active = True
         st.load_adapters()
+        _preload(st)
+
+
+def _preload(st: RunState) -> None:
+    """Load cases and expectations now, so that a malformed file is a usage error, not a collection error."""
+    from xentspec.spec.errors import SpecError
+
+    from .expectations import ExpectationError
+
+    try:
+        st.load_cases()
+        st.load_expectations()
+    except (SpecError, ExpectationError) as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -383,13 +462,30 @@ def _caserun(item: pytest.Item) -> CaseRun | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``--no-builtin`` deselects the property tests too: like the built-in cases, they are built-in content."""
-    if not config.getoption("no_builtin"):
-        return
-    drop = [i for i in items if PROPERTY_PARAM in getattr(i, "fixturenames", ())]
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = [i for i in items if PROPERTY_PARAM not in getattr(i, "fixturenames", ())]
+    """``--no-builtin`` deselects the property tests too: like the built-in cases, they are built-in content.
+
+    ``--xentspec-case PATTERN`` keeps only the conformance items whose case id matches a pattern.
+    """
+    if config.getoption("no_builtin"):
+        drop = [i for i in items if PROPERTY_PARAM in getattr(i, "fixturenames", ())]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = [i for i in items if PROPERTY_PARAM not in getattr(i, "fixturenames", ())]
+    patterns = config.getoption("xentspec_case") or []
+    if patterns:
+        import fnmatch
+
+        def keep(item: pytest.Item) -> bool:
+            run = _caserun(item)
+            if run is None:
+                return not _caserun_param(item)
+            cid = run.case.id if PARAM in item.fixturenames else f"property/{getattr(run, 'test', '')}"
+            return any(cid == p or fnmatch.fnmatchcase(cid, p) for p in patterns)
+
+        drop = [i for i in items if not keep(i)]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = [i for i in items if keep(i)]
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -428,10 +524,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         v["message"] = (call.excinfo.exconly() if call.excinfo is not None else longrepr)[-4000:]
     elif rep.passed:
         v["outcome"] = "passed"
+    _note_property_pass(v)
     rep.xentspec_verdict = v
     item.user_properties.append(("xentspec_outcome", v["outcome"]))
     if v.get("max_ulp_error") is not None:
         item.user_properties.append(("xentspec_max_ulp_error", v["max_ulp_error"]))
+
+
+def _note_property_pass(v: dict) -> None:
+    """A passing property verdict with a large worst ULP error says why it passed (reporting only)."""
+    from .verdict import LARGE_ULP
+
+    u = v.get("max_ulp_error")
+    if v["outcome"] != "passed" or v.get("note") or not str(v.get("case", "")).startswith("property/") \
+            or not isinstance(u, (int, float)) or u <= LARGE_ULP:
+        return
+    margin = v.get("min_margin")
+    v["note"] = (f"passed: every drawn example was within its own budget (worst margin "
+                 f"{margin:.3g} ulp); a worst error of {u:.3g} ulp comes from an ill-conditioned example whose "
+                 "condition-aware budget is as large" if isinstance(margin, (int, float)) else
+                 f"passed: every drawn example was within its own budget (worst error {u:.3g} ulp)")
 
 
 def _crashed_verdict(st: RunState, report: pytest.TestReport) -> dict:
@@ -452,139 +564,9 @@ def _crashed_verdict(st: RunState, report: pytest.TestReport) -> dict:
     return v
 
 
-def _platform() -> dict[str, str]:
-    import numpy as np
-
-    return {"python": platform.python_version(), "system": platform.system(), "machine": platform.machine(),
-            "numpy": np.__version__}
-
-
-def _capabilities(adapter: Any, described: dict) -> dict[str, list[str]]:
-    """The adapter's declared capabilities as sorted lists (``describe()`` may give them itself)."""
-    caps = described.get("capabilities")
-    if isinstance(caps, dict):
-        return {str(k): sorted(str(x) for x in v) for k, v in caps.items()}
-    c = getattr(adapter, "capabilities", None)
-    if c is not None and hasattr(c, "to_dict"):
-        return c.to_dict(str(getattr(adapter, "profile", "")) or None)
-    return {}
-
-
-def build_report(st: RunState) -> dict:
-    """The run's report dict (schema ``xentspec-report/1``), verdicts in a stable order."""
-    from xentspec import __version__
-
-    verdicts = sorted(st.verdicts.values(), key=lambda v: (v["adapter"], v["profile"], v["case"]))
-    summary: dict[str, dict[str, int]] = {}
-    for name in st.names.values():
-        summary[name] = dict.fromkeys(OUTCOMES, 0)
-    for v in verdicts:
-        summary.setdefault(v["adapter"], dict.fromkeys(OUTCOMES, 0))[v["outcome"]] += 1
-    adapters = {}
-    for spec, a in st.adapters.items():
-        d = a.describe() if hasattr(a, "describe") else {}
-        adapters[st.names[spec]] = {
-            "name": st.names[spec], "wraps": str(d.get("wraps", getattr(a, "wraps", "?"))),
-            "version": str(d.get("version", getattr(a, "version", "?"))),
-            # The profile the adapter declares; the profile each case was judged under
-            # is in its verdict (and in run.profile when --profile was given).
-            "profile": str(d.get("profile", getattr(a, "profile", st.profile_of(spec)))),
-            "frameworks": {str(k): str(v) for k, v in (d.get("frameworks") or {}).items()},
-            # What the adapter declares it runs (the findings' features table), and its options.
-            "capabilities": _capabilities(a, d),
-        }
-        for key in ("options", "install"):
-            if d.get(key):
-                adapters[st.names[spec]][key] = d[key]
-    args = [str(a) for a in st.config.invocation_params.args]
-    return {
-        "schema": "xentspec-report/1",
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "seed": int(st.config.getoption("xentspec_seed") or 0),
-        "xentspec_version": __version__,
-        "platform": _platform(),
-        "run": {"adapters": list(st.names.values()), "profile": st.profile_opt,
-                "spec_paths": [str(p) for p in st.config.getoption("spec") or []],
-                "command": os.environ.get("XENTSPEC_COMMAND") or shlex.join(["pytest", *args])},
-        "adapters": adapters,
-        "verdicts": verdicts,
-        "summary": summary,
-    }
-
-
-def write_report(report: dict, outdir: str, html: bool = True) -> dict[str, Any]:
-    """Write the report with the reports package (falls back to plain JSON if it is missing)."""
-    try:
-        from .reports import write_reports
-    except ImportError:
-        out = Path(outdir)
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / "report.json.tmp"
-        tmp.write_text(json.dumps(report, indent=1, sort_keys=False) + "\n", encoding="utf-8")
-        tmp.replace(out / "report.json")
-        return {"json": out / "report.json"}
-    return dict(write_reports(report, outdir, html=html))
-
-
-def format_summary(report: dict) -> str:
-    """A plain-text table: one row per adapter with its counts, then the failures."""
-    cols = ("passed", "failed", "skipped", "xfailed", "xpassed", "error", "crashed", "timeout")
-    rows = [("adapter", "profile", *cols)]
-    for name, counts in report["summary"].items():
-        judged = sorted({v["profile"] for v in report["verdicts"] if v["adapter"] == name})
-        prof = ",".join(judged) or report["adapters"].get(name, {}).get("profile", "")
-        rows.append((name, prof, *(str(counts.get(c, 0)) for c in cols)))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-             for r in rows]
-    lines.insert(1, "-" * len(lines[0]))
-    bad = [v for v in report["verdicts"] if v["outcome"] in ("failed", "error", "crashed", "timeout", "xpassed")]
-    for v in bad[:30]:
-        first = (v.get("message") or "").splitlines()[0] if v.get("message") else ""
-        lines.append(f"{v['outcome'].upper():8} {v['adapter']}-{v['case']}: {first[:150]}")
-    if len(bad) > 30:
-        lines.append(f"... and {len(bad) - 30} more")
-    return "\n".join(lines)
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Build and write the report (on the xdist controller or a plain session), compare with --baseline."""
-    config = session.config
-    st = config.stash.get(STATE_KEY, None)
-    if st is None or _is_xdist_worker(config) or not (st.active and (st.verdicts or config.getoption("adapter"))):
-        return
-    if not st.adapters:
-        try:
-            st.load_adapters()
-        except pytest.UsageError:
-            pass
-    report = build_report(st)
-    st.report = report
-    config.stash[REPORT_KEY] = report
-    outdir = config.getoption("xentspec_report")
-    if outdir:
-        st.written = write_report(report, outdir, html=not config.getoption("xentspec_no_html"))
-    baseline = config.getoption("baseline")
-    if baseline:
-        from .reports import compare_reports, load_report
-
-        st.regressions = compare_reports(load_report(baseline), report)
-        if not st.regressions.ok and session.exitstatus == 0:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    """Print the per-adapter table (and the baseline comparison) at the end of the run."""
-    st = config.stash.get(STATE_KEY, None)
-    if st is None or st.report is None:
-        return
-    tr = terminalreporter
-    tr.section("xentspec conformance")
-    tr.write_line(format_summary(st.report))
-    if st.written:
-        for kind, path in st.written.items():
-            if path:
-                tr.write_line(f"{kind}: {path}")
-    if st.regressions is not None:
-        tr.write_line(st.regressions.to_text() if hasattr(st.regressions, "to_text") else str(st.regressions))
-
+# The end of the session lives in .session; its hooks are this plugin's hooks.
+from .session import (  # noqa: E402,F401 - re-exported: pytest registers the hooks found here
+    _caserun_param, build_report, format_summary, pytest_collection_finish, pytest_keyboard_interrupt,
+    pytest_report_teststatus, pytest_runtest_protocol, pytest_sessionfinish, pytest_sessionstart,
+    pytest_terminal_summary, pytest_xdist_node_collection_finished, write_report,
+)

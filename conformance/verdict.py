@@ -28,6 +28,8 @@ import numpy as np
 
 from xentspec.spec.floats import get_format, json_number, ulp
 
+from xentspec.adapters.base import non_numeric
+
 from .budget import budget_rule, element_budget, element_budget_abs
 from .isolation import Outcome
 
@@ -52,6 +54,8 @@ def skeleton(case: Any, adapter: str, profile: str, output_dtype: str | None) ->
         "shape": {"expected": None, "got": None}, "result_dtype": {"expected": output_dtype, "got": None},
         "elements": [], "max_ulp_error": None, "min_margin": None, "budget_source": "default",
         "repro": None, "duration": 0.0,
+        "source": ({"file": str(case.source.file), "line": case.source.line}
+                   if getattr(case, "source", None) is not None else None),
     }
 
 
@@ -131,6 +135,20 @@ def _cap(records: list[dict]) -> list[dict]:
     return sorted(worst, key=lambda r: r["index"])
 
 
+def _junk(case: Any, result: Any) -> str | None:
+    """Why an adapter's result cannot be judged at all (it holds no numbers), or None."""
+    if result is None:
+        return "the adapter returned no result"
+    if case.form == "config" and result.config is not None and not isinstance(result.config, Mapping):
+        return f"get_config() gave a {type(result.config).__name__}, not a mapping"
+    if result.value is None:
+        return None
+    why = non_numeric(result.value)
+    if why is not None:
+        return f"the adapter's result is not a number array: it returned {why}"
+    return None
+
+
 def _config_problems(case: Any, result: Any) -> list[tuple[str, list[str]]]:
     """(message, config keys concerned) of each way a config case's result is wrong."""
     out = []
@@ -193,6 +211,8 @@ def judge(case: Any, truth: Any, outcome: Outcome, *, adapter: str, profile: str
         return v
     if outcome.status == "raised":
         v["got_error"] = outcome.category or "unclassified"
+        if outcome.category is None and outcome.traceback:
+            v["traceback"] = outcome.traceback
         detail = f"{outcome.exc_type}: {outcome.message}"
         if truth.error is None:
             fail("error", f"raised {detail} (category {v['got_error']}) where a value was expected",
@@ -204,6 +224,8 @@ def judge(case: Any, truth: Any, outcome: Outcome, *, adapter: str, profile: str
             v["message"] = detail
     elif truth.error is not None:
         fail("no_error", f"expected error {truth.error}, but the call returned a value")
+    elif (junk := _junk(case, outcome.result)) is not None:
+        fail("no_value", junk)
     else:
         result = outcome.result
         if case.form == "config":
@@ -276,6 +298,7 @@ def judge(case: Any, truth: Any, outcome: Outcome, *, adapter: str, profile: str
                 v["repro"] = f"# no repro: {exc}"
     else:
         v["outcome"] = "passed"
+        v["note"] = _why_large_passed(v, truth)
     return v
 
 
@@ -304,3 +327,30 @@ def got_and_budgets(case: Any, truth: Any, outcome: Outcome,
     budgets = np.array([element_budget(rule, float(t), float(s), truth.dtype) if math.isfinite(t) else 0.0
                         for t, s in zip(values, scales)])
     return flat, budgets
+
+
+LARGE_ULP = 16.0  # a passing error above this many ulps says why it passed (markdown.LARGE_ULP too)
+
+
+def _why_large_passed(v: dict, truth: Any) -> str | None:
+    """For a passing verdict with a large ULP error: the budget that allowed it and where it came from."""
+    u = v.get("max_ulp_error")
+    if u is None or u <= LARGE_ULP or not v["elements"]:
+        return None
+    worst = max((e for e in v["elements"] if e["ulp_error"] is not None), key=lambda e: e["ulp_error"],
+                default=None)
+    if worst is None:
+        return None
+    if v["budget_source"] != "default":
+        return (f"passed with {worst['ulp_error']:.3g} ulp within a budget of {worst['budget_ulps']:.3g} ulp set by "
+                f"the {v['budget_source']}")
+    scale = None
+    try:
+        sc = np.asarray(truth.scale, dtype=np.float64)
+        scale = float(sc[tuple(worst["index"])]) if sc.ndim else float(sc)
+    except (TypeError, ValueError, IndexError):
+        pass
+    cond = (f": its terms reach {scale:.3g} against a result of {float(Decimal(worst['exact'])):.3g}"
+            if scale is not None else "")
+    return (f"passed with {worst['ulp_error']:.3g} ulp within a budget of {worst['budget_ulps']:.3g} ulp: the "
+            f"condition-aware budget grows with cancellation{cond} (docs/tolerances.md)")

@@ -22,7 +22,8 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``xentspec truth``."""
-    parser.add_argument("ids", nargs="*", metavar="ID", help="case ids (default: every case)")
+    parser.add_argument("ids", nargs="*", metavar="ID",
+                        help="case ids or fnmatch globs such as 'scce/*' (default: every case)")
     parser.add_argument("--spec", action="append", default=[], metavar="PATH",
                         help="more case files or folders (repeatable)")
     parser.add_argument("--no-builtin", action="store_true", help="load only the --spec files")
@@ -36,17 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compute and print the truths asked for; returns the exit status."""
-    from xentspec.cli import UsageError
-
     for p in args.profile:
         get_profile(p)  # SpecError naming the defined profiles
     cases = load_cases(args.spec, builtin=not args.no_builtin)
     if args.ids:
-        by_id = {c.id: c for c in cases}
-        missing = [i for i in args.ids if i not in by_id]
-        if missing:
-            raise UsageError(f"unknown case id(s): {', '.join(missing)} (see `xentspec cases`)")
-        cases = [by_id[i] for i in args.ids]
+        from xentspec.spec.cli import select
+
+        cases = select(cases, list(args.ids))
     results = []
     for case in cases:
         profiles = [p for p in case.profiles if not args.profile or p in args.profile]

@@ -37,13 +37,16 @@ def squeeze_or_expand(x1: np.ndarray, x2: np.ndarray, profile: Profile) -> tuple
     """Rank adjustment of (values, weights) before multiplying them, per profile.
 
     Keras 3 (``squeeze_or_expand_to_same_rank``): acts only when the ranks differ by one and
-    the larger has a last dimension of 1. tf-keras (``weight_expand_rank1``): a weight of
-    rank r-1 is expanded on the last axis, a weight of rank r+1 squeezed.
+    the larger has a last dimension of 1 (a scalar weight too: losses of shape (1,) become
+    shape ()). tf-keras (``weight_expand_rank1``): a scalar weight changes nothing, a weight
+    of rank r-1 is expanded on the last axis, a weight of rank r+1 squeezed.
     """
     r1, r2 = x1.ndim, x2.ndim
-    if r1 == r2 or r2 == 0:
+    if r1 == r2:
         return x1, x2
     if profile.weight_expand_rank1:
+        if r2 == 0:  # tf-keras: a scalar weight leaves the losses alone
+            return x1, x2
         if r2 == r1 - 1:
             return x1, x2[..., None]
         if r2 == r1 + 1:

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--validate", action="store_true",
                         help="validate every case and say how many are valid (a bad one exits 2)")
     parser.add_argument("--show", action="append", default=[], metavar="ID",
-                        help="print one case in full (repeatable)")
+                        help="print a case in full, as YAML (an id or an fnmatch glob such as 'scce/*'; repeatable)")
     parser.add_argument("--tag", action="append", default=[], help="only cases carrying this tag")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -71,34 +71,71 @@ def case_to_json(case: Case) -> dict[str, Any]:
     return out
 
 
+def select(cases: list[Case], patterns: list[str]) -> list[Case]:
+    """The cases whose id equals or matches (fnmatch) one of ``patterns``, in file order.
+
+    A pattern that matches nothing is a UsageError naming it.
+    """
+    import fnmatch
+
+    from xentspec.cli import UsageError
+
+    missing = [p for p in patterns if not any(c.id == p or fnmatch.fnmatchcase(c.id, p) for c in cases)]
+    if missing:
+        raise UsageError(f"unknown case id(s): {', '.join(missing)} (no case id matches; see `xentspec cases`)")
+    return [c for c in cases if any(c.id == p or fnmatch.fnmatchcase(c.id, p) for p in patterns)]
+
+
+def _drop_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_empty(v) for k, v in value.items() if v is not None and v != {} and v != []}
+    if isinstance(value, list):
+        return [_drop_empty(v) for v in value]
+    return value
+
+
+def case_yaml(case: Case) -> str:
+    """A case in full as YAML: mappings as blocks, arrays of numbers on one line per row."""
+    import yaml
+
+    return yaml.safe_dump(_drop_empty(case_to_json(case)), sort_keys=False, default_flow_style=None, width=110,
+                          allow_unicode=True)
+
+
 def run(args: argparse.Namespace) -> int:
     """List, validate or show cases; see the module docstring."""
     from xentspec.cli import UsageError
 
     cases = load_cases(args.spec, builtin=not args.no_builtin)
     if args.tag:
-        cases = [c for c in cases if set(args.tag) & set(c.tags)]
+        tagged = [c for c in cases if set(args.tag) & set(c.tags)]
+        if not tagged:
+            known = sorted({t for c in cases for t in c.tags})
+            raise UsageError(f"no case carries tag {', '.join(map(repr, args.tag))}; tags in use: "
+                             f"{', '.join(known) or '(none)'}")
+        cases = tagged
     if args.show:
-        by_id = {c.id: c for c in cases}
-        missing = [i for i in args.show if i not in by_id]
-        if missing:
-            raise UsageError(f"no case with id {', '.join(missing)}")
-        shown = [case_to_json(by_id[i]) for i in args.show]
+        shown = select(cases, args.show)
         if args.json:
-            json.dump(shown, sys.stdout, indent=2)
+            json.dump([case_to_json(c) for c in shown], sys.stdout, indent=2)
             print()
         else:
-            for s in shown:
-                print(json.dumps(s, indent=2))
+            print("---\n".join(case_yaml(c) for c in shown), end="")
         return 0
     if args.json:
         json.dump([case_summary(c) for c in cases], sys.stdout, indent=1)
         print()
         return 0
     width = max((len(c.id) for c in cases), default=10)
+    print(f"{'id':<{width}}  {'form':<8} {'dtype':<8} tags  documented value")
     for c in cases:
         doc = c.documented.value if c.documented else ""
         print(f"{c.id:<{width}}  {c.form:<8} {c.dtype:<8} {','.join(c.tags)}  {doc if isinstance(doc, str) else ''}")
+    files = len({c.source.file for c in cases if c.source is not None})
+    total = f"{len(cases)} case{'s' if len(cases) != 1 else ''} from {files} file{'s' if files != 1 else ''}"
+    if args.tag:
+        total += f" with tag {', '.join(args.tag)}"
+    print(total + (", all valid" if args.validate else ""))
     if args.validate:
         print(f"{len(cases)} cases valid", file=sys.stderr)
     return 0

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-__all__ = ["SpecError"]
+__all__ = ["SpecError", "kind_of"]
+
+
+def kind_of(value: object) -> str:
+    """What a YAML value is, in the words of the case format (never an internal class name)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    if isinstance(value, (int, float)) or type(value).__name__ in ("Fraction", "Decimal"):
+        return "number"
+    return type(value).__name__
 
 
 class SpecError(ValueError):

@@ -21,10 +21,10 @@ import jsonschema
 import numpy as np
 
 from .case import Case, Documented, Expect, Inputs, SourceRef, Step, Tolerance
-from .errors import SpecError
+from .errors import SpecError, kind_of
 from .floats import get_format, parse_number, round_fraction
 from .profiles import get_profile, load_profiles
-from .yamlio import LineDict, line_of, load_yaml
+from .yamlio import MAX_FILE_BYTES, LineDict, line_of, load_yaml
 
 __all__ = ["builtin_case_files", "load_file", "load_cases", "compute_dtype", "case_schema"]
 
@@ -85,11 +85,53 @@ def _describe(err: jsonschema.ValidationError) -> tuple[str, tuple]:
         msg = f"unknown key {extra[0]!r}; allowed here: {', '.join(sorted(allowed))}"
     elif best.validator == "required":
         msg = f"{best.message} (missing)"
+    elif best.validator in ("anyOf", "oneOf") and isinstance(best.instance, list) and _bad_item(best.instance):
+        bad = _bad_item(best.instance)
+        msg = (f"{_shown(bad)} is not a number (write a decimal, a hex float such as \"0x1.8p-3\", or "
+               "\"nan\", \"inf\", \"-inf\")") if not isinstance(bad, (list, dict)) else \
+            f"{_shown(bad)} is a {kind_of(bad)} inside an array of numbers"
     elif best.validator in ("anyOf", "oneOf"):
-        msg = f"{best.instance!r} is not valid here ({best.schema.get('description', 'see case.schema.json')})"
+        msg = f"{_shown(best.instance)} is not valid here ({best.schema.get('description', 'see case.schema.json')})"
     elif best.validator == "enum":
         msg = f"{best.instance!r} is not one of {', '.join(map(repr, best.validator_value))}"
+    elif best.validator == "type":
+        want = best.validator_value if isinstance(best.validator_value, list) else [best.validator_value]
+        words = {"object": "mapping", "array": "list", "string": "string", "number": "number",
+                 "integer": "integer", "boolean": "boolean", "null": "null"}
+        msg = (f"{_shown(best.instance)} is a {kind_of(best.instance)}, expected "
+               f"{' or '.join('a ' + words.get(w, w) for w in want)}")
+    elif best.validator == "pattern":
+        msg = f"{_shown(best.instance)} is {_PATTERN_WORDS.get(path[-1] if path else None, 'not in the expected form')}"
     return msg, path
+
+
+_PATTERN_WORDS = {
+    "id": "not a valid id: an id is letters, digits and _ . + = / -, starting with a letter or digit",
+}
+
+
+def _bad_item(value: Any) -> Any:
+    """The first item of a nested list that is not a number (a numeric string counts as a number)."""
+    for v in value:
+        if isinstance(v, list):
+            bad = _bad_item(v)
+            if bad is not None:
+                return bad
+            continue
+        if isinstance(v, bool) or v is None or isinstance(v, dict):
+            return v
+        if isinstance(v, str):
+            try:
+                parse_number(v)
+            except ValueError:
+                return v
+    return None
+
+
+def _shown(value: Any) -> str:
+    """A value for a message, shortened."""
+    text = repr(_plain(value))
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class _Ctx:
@@ -126,11 +168,19 @@ def _flatten(value: Any) -> Iterable[Any]:
         yield value
 
 
+MAX_GENERATED = 5_000_000
+"""Most elements of a generated array (and the longest axis of its shape)."""
+
+
 def _generate(spec: Mapping, fmt_name: str | None, path: tuple, ctx: _Ctx) -> tuple[list, tuple]:
     shape = tuple(spec["shape"])
+    for i, d in enumerate(shape):
+        if d > MAX_GENERATED:
+            raise ctx.error(f"axis {i} of the shape has length {d:,}; a generated axis has at most "
+                            f"{MAX_GENERATED:,}", path + ("shape", i))
     n = math.prod(shape)
-    if n > 5_000_000:
-        raise ctx.error(f"generated array of {n} elements is too large (at most 5,000,000)", path)
+    if n > MAX_GENERATED:
+        raise ctx.error(f"generated array of {n:,} elements is too large (at most {MAX_GENERATED:,})", path)
     if "fill" in spec:
         return [spec["fill"]] * n, shape
     rng = np.random.Generator(np.random.PCG64(spec["seed"]))
@@ -361,27 +411,71 @@ def case_loss_is_sparse(raw: Mapping) -> bool:
     return raw.get("loss") == "sparse_categorical_crossentropy"
 
 
+_CACHE: dict[tuple, list[Case]] = {}
+_CACHE_FILES = 64  # at most this many files are kept
+
+
+def _freeze(case: Case) -> Case:
+    """Make a cached case's arrays read-only: callers share them (adapters get copies)."""
+    for inp in [case.inputs, *(s.inputs for s in case.steps or ())]:
+        if inp is not None:
+            for a in (inp.y_true, inp.y_pred, inp.sample_weight):
+                if a is not None:
+                    a.setflags(write=False)
+    return case
+
+
 def load_file(path: str | Path, display: str | None = None) -> list[Case]:
-    """Load and validate one case file; raises SpecError on the first problem."""
+    """Load and validate one case file; raises SpecError on the first problem.
+
+    The cases of an unchanged file (same path, size and modification time)
+    are loaded once per process: ``xentspec run`` checks the files before
+    pytest starts and the run reuses them. Their arrays are read-only.
+    """
     path = Path(path)
     name = display or path.name
     try:
+        st = path.stat()
+        key = (str(path.resolve()), name, st.st_size, st.st_mtime_ns)
+        if key in _CACHE:
+            return list(_CACHE[key])
+        _check_size(path, name)
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read: {exc}", file=name) from None
+        raise SpecError(f"cannot read: {getattr(exc, 'strerror', None) or exc}", file=name) from None
+    cases = _load_text(text, name)
+    if len(_CACHE) >= _CACHE_FILES:
+        _CACHE.clear()
+    _CACHE[key] = [_freeze(c) for c in cases]
+    return list(cases)
+
+
+def _load_text(text: str, name: str) -> list[Case]:
     data = load_yaml(text, name)
     if data is None:
         return []
     if not isinstance(data, list):
-        raise SpecError(f"a case file is a YAML list of cases, got a {type(data).__name__}", file=name,
+        raise SpecError(f"a case file is a YAML list of cases, got a {kind_of(data)}", file=name,
                         line=getattr(data, "line", None))
     cases = []
     for i, raw in enumerate(data):
         if not isinstance(raw, dict):
-            raise SpecError(f"item {i} is a {type(raw).__name__}, expected a case mapping", file=name,
+            raise SpecError(f"item {i} is a {kind_of(raw)}, expected a case mapping", file=name,
                             line=data.item_lines[i])
         cases.append(_build(raw, name))
     return cases
+
+
+def _check_size(path: Path, name: str) -> None:
+    """A file above MAX_FILE_BYTES is rejected before it is parsed, naming the line where the limit falls."""
+    size = path.stat().st_size
+    if size <= MAX_FILE_BYTES:
+        return
+    with path.open("rb") as f:
+        line = f.read(MAX_FILE_BYTES).count(b"\n") + 1
+    raise SpecError(f"the file is {size / 2**20:.1f} MiB, larger than the {MAX_FILE_BYTES // 2**20} MiB limit of a "
+                    "case file (reached at this line); write large arrays as generators "
+                    "({shape, seed, uniform | normal | integers | fill})", file=name, line=line)
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -389,7 +483,10 @@ def _expand(paths: Iterable[str | Path]) -> list[Path]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.suffix in (".yaml", ".yml")))
+            found = sorted(q for q in p.rglob("*") if q.suffix in (".yaml", ".yml") and q.is_file())
+            if not found:
+                raise SpecError("no .yaml or .yml files in this folder", file=str(p))
+            out.extend(found)
         elif p.exists():
             out.append(p)
         else:
@@ -403,11 +500,17 @@ def load_cases(extra: Iterable[str | Path] = (), *, builtin: bool = True) -> lis
     User files are treated exactly like the built-in ones; ids must be unique
     across all of them.
     """
-    files = (builtin_case_files() if builtin else []) + _expand(extra)
+    builtins = builtin_case_files() if builtin else []
+    files = builtins + _expand(extra)
     seen: dict[str, Case] = {}
     out: list[Case] = []
     for f in files:
-        for case in load_file(f, display=f.name if f.parent.name == "cases" else str(f)):
+        display = f.name if f in builtins else str(f)
+        cases = load_file(f, display=display)
+        if not cases and f not in builtins:
+            raise SpecError("holds no cases (it is empty or only comments); a case file is a YAML list of "
+                            "cases", file=display)
+        for case in cases:
             if case.id in seen:
                 first = seen[case.id].source
                 raise SpecError(f"duplicate id (first defined at {first})", file=case.source.file,

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from xentspec.adapters import numpy_kernel as nk
-from xentspec.adapters.numpy_kernel.f32math import exp_neg, log_parts
+from xentspec.adapters.numpy_kernel.f32math import exp_neg, log1p_exp_neg, log1p_f32, log_parts
 from xentspec.reference import truth
 from xentspec.spec.case import Case, Inputs
 from xentspec.spec.floats import get_format, ulp, ulp_distance
@@ -199,6 +199,35 @@ def test_log_parts_relative_error_below_1_5_units_of_2_pow_minus_24():
     want = np.log(x.astype(np.float64))
     m = want != 0
     assert np.max(np.abs(got[m] - want[m]) / np.abs(want[m])) < 1.5 * 2.0**-24
+
+
+def test_log_parts_sum_is_within_one_unit_of_2_pow_minus_24_relative():
+    # The helpers use no float32 transcendental of NumPy: the claim holds on every dispatch path.
+    x = np.concatenate([_f32_range(1e-45, 3e38, 4099), _f32_range(0.5, 2.0, 97)])
+    h, r = log_parts(x)
+    want = np.log(x.astype(np.float64))
+    m = want != 0
+    rel = np.abs(h.astype(np.float64) + r.astype(np.float64) - want)[m] / np.abs(want[m])
+    assert np.max(rel) < 2.0**-24 * (1 + 2.0**-6)
+    assert log_parts(np.float32([0.0]))[1][0] == -np.inf and np.isnan(log_parts(np.float32([-1.0]))[1][0])
+
+
+def _ulps(got: np.ndarray, want: np.ndarray) -> float:
+    ok = np.isfinite(want) & (np.abs(want) >= TINY32)
+    w32 = np.abs(want[ok]).astype(np.float32)
+    q = (np.nextafter(w32, np.float32(np.inf)) - w32).astype(np.float64)
+    return float(np.max(np.abs(got.astype(np.float64)[ok] - want[ok]) / q))
+
+
+def test_log1p_and_exp_helpers_round_within_half_an_ulp_plus_2_pow_minus_7():
+    x = np.concatenate([_f32_range(1e-38, 1e6, 3001), -_f32_range(1e-38, 0.9999999, 3001)])
+    assert _ulps(log1p_f32(x), np.log1p(x.astype(np.float64))) <= 0.5 + 2.0**-7
+    a = _f32_range(1e-30, 103.0, 1013)
+    assert _ulps(exp_neg(a), np.exp(-a.astype(np.float64))) <= 0.5 + 2.0**-7
+    assert _ulps(log1p_exp_neg(a), np.log1p(np.exp(-a.astype(np.float64)))) <= 0.5 + 2.0**-7
+    special = log1p_f32(np.float32([-1.0, -2.0, np.inf, np.nan, 0.0, -0.0]))
+    assert special[0] == -np.inf and np.isnan(special[1]) and special[2] == np.inf and np.isnan(special[3])
+    assert special[4] == 0.0 and special[5] == 0.0
 
 
 def test_exp_neg_relative_error_below_1_5_units_of_2_pow_minus_24():

@@ -12,6 +12,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def test_the_test_extra_installs_what_building_the_wheel_needs():
+    # The wheel below is built with the installed setuptools (no build isolation): the test extra
+    # must bring one that has bdist_wheel (>= 70.1), or a fresh venv's setuptools 65 fails.
+    import re
+    import tomllib
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["test"]
+    pins = [re.match(r"setuptools\s*>=\s*([0-9.]+)", e) for e in extra]
+    floor = next((tuple(int(x) for x in m.group(1).split(".")) for m in pins if m), None)
+    assert floor is not None and floor >= (70, 1), f"the test extra {extra} does not pin setuptools>=70.1"
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> tuple[list[str], str]:
     """The wheel's file names and the text of its entry_points.txt."""

@@ -14,9 +14,11 @@ Profile choices:
 
 Precision, float32/float16/bfloat16 data (float16 widened to float32 per block):
 
-* element-wise, float32: clip, the logs (``f32math.log_parts`` and float32
-  ``log1p``), ``exp(-|x|)`` (``f32math.exp_neg``), ``log1p`` of it, the
-  double-epsilon sums (kept exact as float32 pairs by ``two_sum``);
+* element-wise, float32: clip, the double-epsilon sums (kept exact as float32
+  pairs by ``two_sum``); the logs (``f32math.log_parts``, ``f32math.log1p_f32``)
+  and ``log1p(exp(-|x|))`` (``f32math.log1p_exp_neg``) are float32 results
+  evaluated in float64 from basic operations and rounded once, so they do not
+  depend on which float32 log/exp NumPy dispatches to;
 * per element, float64: only the combination t P + (1 - t) N of those float32
   parts, whose products of two float32 numbers are exact in float64, and
   c |x|; then the mean over the axis in float64. Smoothed targets
@@ -33,7 +35,7 @@ import math
 import numpy as np
 
 from .blocks import run_blocks, scratch
-from .f32math import exp_neg, log_parts, two_sum
+from .f32math import log1p_exp_neg, log1p_f32, log_parts, two_sum
 
 __all__ = ["binary_loss"]
 
@@ -128,7 +130,7 @@ def _prob_parts32(p: np.ndarray, lo: float, hi: float, double_eps: bool,
     q = np.clip(p, _F(lo), _F(hi))
     if not double_eps:
         H, R = log_parts(q)
-        n = -np.log1p(-q)
+        n = -log1p_f32(-q)
         if clamp:
             n = np.minimum(n, _F(100.0))
         return [(0, -H), (0, -R), (1, n)]
@@ -144,7 +146,7 @@ def _prob_parts32(p: np.ndarray, lo: float, hi: float, double_eps: bool,
     na, nb = _neg_log_pair(bh, bl)
     h, l = two_sum(np.broadcast_to(eps, q.shape), -q)
     big = q >= _F(0.5)
-    small_main = -np.log1p(h)
+    small_main = -log1p_f32(h)
     small_corr = -(l / (_F(1.0) + h))
     na = np.where(big, na, small_main)
     nb = np.where(big, nb, small_corr)
@@ -162,9 +164,9 @@ def _combine(parts: list[tuple[int, np.ndarray]], t: np.ndarray) -> np.ndarray:
 
 
 def _softplus_parts32(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """|x| and log1p(exp(-|x|)) in float32."""
+    """|x| and log1p(exp(-|x|)) in float32 (the latter evaluated in float64, rounded once)."""
     a = np.abs(x)
-    return a, np.log1p(exp_neg(a))
+    return a, log1p_exp_neg(a)
 
 
 def _logit_terms32(t: np.ndarray, x: np.ndarray, lo: float, hi: float, mode: str,
@@ -172,7 +174,9 @@ def _logit_terms32(t: np.ndarray, x: np.ndarray, lo: float, hi: float, mode: str
     """Per-element BCE from float32 logits, combined in float64 (see module docstring)."""
     a, sp = _softplus_parts32(x)
     t64 = np.asarray(t, dtype=np.float64)
-    c = np.where(x >= 0, 1.0 - t64, t64)
+    # c = 1 - t where x >= 0, else t; as arithmetic (np.where on a random mask is slow). Exact for
+    # float32 targets; a smoothed float64 target may round once in the last bit of float64.
+    c = t64 + (x >= 0) * (1.0 - 2.0 * t64)
     b = c * a + sp
     if mode == "exact":
         return b

@@ -82,7 +82,9 @@ class Comparison:
     improvements: list[Change] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    """Differences that are not about one case (adapter versions, frameworks, platform)."""
+    """Differences that are not about one case (adapter versions, what they wrap, frameworks, platform)."""
+    warnings: list[str] = field(default_factory=list)
+    """Reasons to doubt the comparison itself (the reports share no adapter), printed first."""
     threshold_ulps: float | None = None
     base_name: str = "base"
     new_name: str = "new"
@@ -107,8 +109,8 @@ class Comparison:
                 ("Other changes", self.changes)]
 
     def to_text(self) -> str:
-        """A readable plain-text listing, one line per change."""
-        out = [self.headline()]
+        """A readable plain-text listing, one line per change (warnings first)."""
+        out = [f"WARNING: {w}" for w in self.warnings] + [self.headline()]
         for title, items in self._sections():
             if items:
                 out += ["", f"{title}:"]
@@ -122,7 +124,8 @@ class Comparison:
         def cell(s: Any) -> str:
             return str(s).replace("|", "\\|").replace("\n", " ")
         mark = "❌" if self.regressions else "✅"
-        out = ["## xentspec compare", "", f"{mark} **{self.headline()}**", ""]
+        out = ["## xentspec compare", ""] + [f"> **Warning:** {cell(w)}" for w in self.warnings] \
+            + ([""] if self.warnings else []) + [f"{mark} **{self.headline()}**", ""]
         for title, items in self._sections():
             if not items:
                 continue
@@ -142,6 +145,7 @@ class Comparison:
             "improvements": [c.to_json() for c in self.improvements],
             "changes": [c.to_json() for c in self.changes],
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
         }
 
     def __str__(self) -> str:
@@ -262,11 +266,24 @@ def compare_reports(base: Mapping[str, Any], new: Mapping[str, Any], threshold_u
             cmp.regressions.append(Change("margin_negative", *key, outcome, outcome,
                                           f"min margin went negative {_fmt(bm)} -> {_fmt(nm)} ({outcome})", bu, nu))
 
+    for label, rep in ((base_name, base), (new_name, new)):
+        if rep.get("interrupted"):
+            cmp.warnings.append(f"{label} is the partial report of a run that did not finish "
+                                f"({rep['interrupted']['reason']}): cases it did not reach show as vanished")
+    shared = set(base["adapters"]) & set(new["adapters"])
+    if not shared and base["adapters"] and new["adapters"]:
+        cmp.warnings.append(
+            f"the reports share no adapter ({base_name}: {', '.join(sorted(base['adapters']))}; {new_name}: "
+            f"{', '.join(sorted(new['adapters']))}): every verdict of the baseline shows as vanished and every "
+            "new one as new; compare reports of the same adapter (its name in the report)")
     for name in sorted(set(base["adapters"]) | set(new["adapters"])):
         a, b2 = base["adapters"].get(name), new["adapters"].get(name)
         if a is None or b2 is None:
             cmp.notes.append(f"adapter {name}: {'added' if a is None else 'removed'}")
             continue
+        if a.get("wraps") != b2.get("wraps"):
+            cmp.notes.append(f"adapter {name}: wraps {a.get('wraps')!r} -> {b2.get('wraps')!r} (another "
+                             "implementation under the same name; merge refuses such reports)")
         if a.get("version") != b2.get("version"):
             cmp.notes.append(f"adapter {name}: version {a.get('version')} -> {b2.get('version')}")
         fa, fb = a.get("frameworks") or {}, b2.get("frameworks") or {}

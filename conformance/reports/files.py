@@ -104,7 +104,7 @@ def _with_newline(chunks: Iterable[str]) -> Iterable[str]:
 
 
 def write_reports(report: Mapping[str, Any], outdir: str | os.PathLike[str], *,
-                  html: bool = True) -> dict[str, Path | None]:
+                  html: bool = True, notes: list[str] | None = None) -> dict[str, Path | None]:
     """Write a run's reports into ``outdir``: report.json, report.md and, with matplotlib, report.html.
 
     The report is normalized (numpy numbers, non-finite floats, verdict
@@ -112,7 +112,9 @@ def write_reports(report: Mapping[str, Any], outdir: str | os.PathLike[str], *,
     writes nothing. Each file is written atomically. Without matplotlib no
     HTML is written (a stale report.html is removed), a one-line note goes
     to stderr once per process, and the "html" entry is None; ``html=False``
-    skips the page (and its plotting time) without a note.
+    skips the page (and its plotting time) without a note. With ``notes`` (a
+    list) the note is appended to it instead of printed, so a caller that
+    owns the terminal prints it on a line of its own.
     """
     from .htmlpage import render_html
     from .markdown import render_markdown
@@ -123,14 +125,18 @@ def write_reports(report: Mapping[str, Any], outdir: str | os.PathLike[str], *,
     validate_report(data)
     paths: dict[str, Path | None] = {}
     paths["json"] = write_report_json(data, outdir / "report.json")
-    paths["markdown"] = atomic_write(outdir / "report.md", render_markdown(data))
-    page = render_html(data) if html else None
+    base_dir = str(Path.cwd())  # the run's directory: repro paths below it are shown relative
+    paths["markdown"] = atomic_write(outdir / "report.md", render_markdown(data, base_dir=base_dir))
+    page = render_html(data, base_dir=base_dir, out_dir=str(outdir)) if html else None
     if page is None:
         (outdir / "report.html").unlink(missing_ok=True)
         if html and not _warned_no_html:
             _warned_no_html = True
-            print("xentspec: no HTML report: matplotlib is not installed (pip install 'xentspec[report]')",
-                  file=sys.stderr)
+            note = "xentspec: no HTML report: matplotlib is not installed (pip install 'xentspec[report]')"
+            if notes is not None:
+                notes.append(note)
+            else:
+                print(note, file=sys.stderr)
         paths["html"] = None
     else:
         paths["html"] = atomic_write(outdir / "report.html", page)

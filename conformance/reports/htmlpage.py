@@ -1,11 +1,16 @@
-"""The HTML page of a report (report.html): tables plus plots, in one self-contained file.
+"""The HTML page of a report (report.html): one self-contained file, readable at any size.
 
-The page shows the outcome counts per adapter, a pass/fail matrix of cases x
-(adapter, profile), one histogram of the worst ULP error per case for each
-adapter x loss x dtype (bars stacked by outcome, on power-of-two bins, which
-is how ULP errors are read), and the failures with their repro snippets.
-Plots are drawn with matplotlib's object API (no pyplot, so no global state
-or GUI backend) and embedded as base64 PNG ``data:`` URIs.
+In this order: a headline (all conform, N failing, or INTERRUPTED), the
+context, the outcome counts per adapter, the worst ULP error per loss x dtype
+and adapter (as in report.md), the property tests, the passing cases whose
+large ULP error needs a word, an outcome matrix of the cases that did not
+pass everywhere (an HTML table whose cells link to the failure below; the
+full matrix of every case is folded under it), the ULP-error histograms
+(:mod:`.htmlplots`, PNG), and every failure with its message, worst elements,
+traceback and repro, each with an anchor (``#f-ADAPTER-PROFILE-CASE``), a
+link to its spec file and line, and an "expand all" button (the address
+``report.html#expand-all`` opens every failure too). Nothing is loaded from
+the network; the one script is inline.
 
 Without matplotlib (the ``report`` extra) :func:`render_html` returns None
 and no HTML is written: the JSON and Markdown reports carry the same facts.
@@ -15,190 +20,50 @@ from __future__ import annotations
 
 import base64
 import html
-import io
-import math
+import os
+import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from .markdown import fmt_number, worst_elements
-from .schema import FAILING, OUTCOMES, as_float, summarize
+from .htmlplots import OUTCOME_COLORS, have_matplotlib, outcome_matrix_png, ulp_histogram_png
+from .markdown import (fmt_number, is_property, large_passes, property_rows, relative_repro, why_it_passed,
+                       worst_elements, worst_ulp_table)
+from .schema import FAILING, OUTCOMES, summarize
 
-__all__ = ["render_html", "have_matplotlib", "outcome_matrix_png", "ulp_histogram_png", "OUTCOME_COLORS"]
-
-OUTCOME_COLORS: dict[str, str] = {
-    "passed": "#2e9e44", "failed": "#d62728", "skipped": "#c7c7c7", "xfailed": "#f5b041",
-    "xpassed": "#9467bd", "error": "#ff7f0e", "crashed": "#111111", "timeout": "#8c564b",
-}
-"""The colour of each outcome in the plots and tables."""
-
-_MISSING_COLOR = "#ffffff"
-_MAX_POW2 = 16
-
-
-def have_matplotlib() -> bool:
-    """Whether matplotlib can be imported (the plots of the HTML report need it)."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.figure import Figure
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
-
-
-def _png(fig: Any) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    return buf.getvalue()
-
-
-def _columns(verdicts: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    return sorted({(v["adapter"], v["profile"]) for v in verdicts})
-
-
-def outcome_matrix_png(verdicts: Sequence[Mapping[str, Any]]) -> bytes | None:
-    """A PNG of the outcome of every case (rows) under every (adapter, profile) (columns); None if no verdicts."""
-    from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch
-
-    if not verdicts:
-        return None
-    cols = _columns(verdicts)
-    cases = sorted({v["case"] for v in verdicts})
-    code = {o: i + 1 for i, o in enumerate(OUTCOMES)}
-    grid = [[0] * len(cols) for _ in cases]
-    row_of = {c: i for i, c in enumerate(cases)}
-    col_of = {c: j for j, c in enumerate(cols)}
-    for v in verdicts:
-        grid[row_of[v["case"]]][col_of[(v["adapter"], v["profile"])]] = code[v["outcome"]]
-    labelled = len(cases) <= 150
-    # up to 150 cases every row is labelled; beyond, rows get thinner and every k-th case is labelled
-    step = 1 if labelled else math.ceil(len(cases) / 60)
-    row_h = 0.17 if labelled else 12.0 / len(cases)
-    longest = max(len(c) for c in cases)
-    width = min(4.0 + 0.07 * longest + 0.9 * len(cols), 16.0)
-    height = 2.2 + row_h * len(cases)
-    fig = _figure(width, height)
-    ax = fig.add_subplot()
-    cmap = ListedColormap([_MISSING_COLOR] + [OUTCOME_COLORS[o] for o in OUTCOMES])
-    ax.imshow(grid, cmap=cmap, vmin=0, vmax=len(OUTCOMES), aspect="auto", interpolation="nearest")
-    multi_profile = len({p for _, p in cols}) > 1
-    ax.set_xticks(range(len(cols)), [f"{a}\n{p}" if multi_profile else a for a, p in cols],
-                  rotation=30 if len(cols) > 4 else 0, ha="right" if len(cols) > 4 else "center", fontsize=8)
-    ax.xaxis.tick_top()
-    ax.set_yticks(range(0, len(cases), step), cases[::step], fontsize=7 if labelled else 6)
-    if not labelled:
-        ax.set_ylabel(f"{len(cases)} cases (every {step}th labelled)", fontsize=8)
-    ax.set_xticks([x - 0.5 for x in range(1, len(cols))], minor=True)
-    ax.grid(which="minor", axis="x", color="white", linewidth=2)
-    ax.tick_params(which="minor", length=0)
-    present = [o for o in OUTCOMES if o in {v["outcome"] for v in verdicts}]
-    handles = [Patch(color=OUTCOME_COLORS[o], label=o) for o in present]
-    if any(0 in row for row in grid):
-        handles.append(Patch(facecolor=_MISSING_COLOR, edgecolor="#999999", label="not run"))
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), fontsize=8, frameon=False)
-    return _png(fig)
-
-
-def _bins(values: Sequence[float]) -> tuple[list[float], list[str]]:
-    # upper edges: 0, 1/2, 1, 2, 4, ..., then one bin for everything above and non-finite values
-    finite = [x for x in values if math.isfinite(x)]
-    top = max(finite, default=0.0)
-    k = 0
-    while 2.0 ** k < top and k < _MAX_POW2:
-        k += 1
-    edges = [0.0, 0.5] + [2.0 ** i for i in range(0, k + 1)]
-    labels = ["0", "≤½"] + [f"≤{int(2 ** i)}" for i in range(0, k + 1)]
-    over = any(not math.isfinite(x) or x > edges[-1] for x in values)
-    if over:
-        labels.append(f">{int(edges[-1])}" if top > edges[-1] else "∞/nan")
-    return edges, labels
-
-
-def _bin_index(x: float, edges: Sequence[float]) -> int:
-    if not math.isfinite(x):
-        return len(edges)
-    for i, edge in enumerate(edges):
-        if x <= edge:
-            return i
-    return len(edges)
-
-
-def ulp_histogram_png(verdicts: Sequence[Mapping[str, Any]], adapter: str) -> bytes | None:
-    """A PNG of histograms of each case's worst ULP error for one adapter, one panel per loss x dtype.
-
-    Bars are stacked by outcome; verdicts without an error (skipped, crashed,
-    ...) are left out. A dashed line marks the budget when a panel has one. Returns None when the adapter has no ULP errors.
-    """
-    from matplotlib.patches import Patch
-
-    groups: dict[tuple[str, str], list[tuple[float, str]]] = {}
-    budgets: dict[tuple[str, str], set[float]] = {}
-    for v in verdicts:
-        if v["adapter"] != adapter:
-            continue
-        u = as_float(v.get("max_ulp_error"))
-        if u is None:
-            continue
-        key = (v["loss"], v["dtype"])
-        groups.setdefault(key, []).append((math.inf if u != u else u, v["outcome"]))
-        for e in v.get("elements") or ():
-            b = as_float(e.get("budget_ulps"))
-            if b is not None and math.isfinite(b):
-                budgets.setdefault(key, set()).add(b)
-    if not groups:
-        return None
-    # one set of bins for the whole figure, so that panels compare at a glance
-    edges, labels = _bins([u for pairs in groups.values() for u, _ in pairs])
-    ncols = min(3, len(groups))
-    nrows = math.ceil(len(groups) / ncols)
-    fig = _figure(4.2 * ncols, 0.6 + 2.9 * nrows)
-    fig.suptitle(f"{adapter}: worst ULP error per case", fontsize=11)
-    for n, ((loss, dtype), pairs) in enumerate(sorted(groups.items())):
-        ax = fig.add_subplot(nrows, ncols, n + 1)
-        bottoms = [0] * len(labels)
-        for outcome in OUTCOMES:
-            counts = [0] * len(labels)
-            for u, o in pairs:
-                if o == outcome:
-                    counts[_bin_index(u, edges)] += 1
-            if any(counts):
-                ax.bar(range(len(labels)), counts, bottom=bottoms, color=OUTCOME_COLORS[outcome],
-                       label=outcome, width=0.85)
-                bottoms = [b + c for b, c in zip(bottoms, counts)]
-        budget = budgets.get((loss, dtype), set())
-        if len(budget) == 1:
-            (b,) = budget
-            x = _bin_index(b, edges) + 0.5
-            ax.axvline(x, color="#555555", linestyle="--", linewidth=1)
-            ax.text(x, 0.98, f"budget {b:g} ", transform=ax.get_xaxis_transform(), fontsize=7,
-                    va="top", ha="right", color="#555555")
-        ax.margins(y=0.15)  # room for the budget label above the tallest bar
-        ax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=45 if len(labels) > 12 else 0)
-        ax.set_title(f"{loss}\n{dtype} ({len(pairs)} case{'s' if len(pairs) != 1 else ''})", fontsize=9)
-        ax.set_xlabel("ULP error", fontsize=8)
-        ax.set_ylabel("cases", fontsize=8)
-        ax.yaxis.get_major_locator().set_params(integer=True)
-        ax.tick_params(axis="y", labelsize=7)
-        ax.spines[["top", "right"]].set_visible(False)
-    present = [o for o in OUTCOMES if any(o == out for pairs in groups.values() for _, out in pairs)]
-    handles = [Patch(color=OUTCOME_COLORS[o], label=o) for o in present]
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
-    return _png(fig)
-
+__all__ = ["render_html", "have_matplotlib", "outcome_matrix_png", "ulp_histogram_png", "OUTCOME_COLORS",
+           "anchor"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.5em 0;font-size:.9em}td,th{border:1px solid #ddd;padding:.25em .5em;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4}
+td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4;position:sticky;top:0}
 .ctx{color:#555}img{max-width:100%;height:auto;display:block;margin:.5em 0}
 pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:.85em}details{margin:.4em 0}
 .o{display:inline-block;padding:0 .4em;border-radius:3px;color:#fff;font-size:.85em}
+.head{font-size:1.3em;font-weight:bold;padding:.4em .6em;border-radius:4px;color:#fff}
+.ok{background:#2e9e44}.bad{background:#d62728}.none{background:#777}
+.stop{background:#fdecea;border:1px solid #d62728;padding:.5em}
+.m td{padding:.1em .35em;font-size:.8em;white-space:nowrap}.m a{color:inherit;text-decoration:none}
+.scroll{overflow-x:auto;max-width:100%}button{margin:.3em .3em .3em 0}
 """
+
+_SCRIPT = """
+function xsAll(open){document.querySelectorAll('details.failure').forEach(function(d){d.open=open;});}
+function xsHash(){if(location.hash==='#expand-all'){xsAll(true);return;}
+var d=document.getElementById(location.hash.slice(1));if(d&&d.tagName==='DETAILS'){d.open=true;}}
+window.addEventListener('hashchange',xsHash);window.addEventListener('load',xsHash);
+"""
+
+
+def _esc(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def anchor(v: Mapping[str, Any]) -> str:
+    """The id of a verdict's entry on the page: ``f-ADAPTER-PROFILE-CASE`` with unsafe characters replaced."""
+    return "f-" + re.sub(r"[^A-Za-z0-9_.-]", "_", f"{v['adapter']}-{v['profile']}-{v['case']}")
 
 
 def _img(png: bytes | None, alt: str) -> str:
@@ -214,33 +79,170 @@ def _badge(outcome: str) -> str:
     return f'<span class="o" style="background:{color};color:{text}">{html.escape(outcome)}</span>'
 
 
-def _rows(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[int] = frozenset()) -> str:
+def _rows(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[int] = frozenset(),
+          cls: str = "") -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join(
         "<tr>" + "".join(f'<td{" class=n" if i in numeric else ""}>{c}</td>' for i, c in enumerate(r)) + "</tr>"
         for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<table{f" class={cls}" if cls else ""}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _esc(x: Any) -> str:
-    return html.escape(str(x))
+def _source_link(v: Mapping[str, Any], out_dir: str | None, base_dir: str | None) -> str:
+    """``file:line`` of the case, linked to the file (relative to the page) when it can be found."""
+    src = v.get("source") or {}
+    if not src.get("file"):
+        return ""
+    text = src["file"] + (f":{src['line']}" if src.get("line") else "")
+    path = _locate(src["file"], base_dir)
+    if path is None:
+        return f"<code>{_esc(text)}</code>"
+    href = os.path.relpath(path, out_dir) if out_dir else path.as_uri()
+    return f'<a href="{_esc(Path(href).as_posix() if out_dir else href)}"><code>{_esc(text)}</code></a>'
 
 
-def render_html(report: Mapping[str, Any]) -> str | None:
-    """The HTML page of a validated report, or None when matplotlib is not installed."""
+def _locate(name: str, base_dir: str | None) -> Path | None:
+    p = Path(name)
+    if p.is_absolute():
+        return p if p.is_file() else None
+    if base_dir and (Path(base_dir) / p).is_file():
+        return (Path(base_dir) / p).resolve()
+    if "/" not in name and "\\" not in name:  # a built-in case file is named by its file name
+        try:
+            from xentspec.spec.loader import builtin_case_files
+        except ImportError:  # pragma: no cover
+            return None
+        return next((f for f in builtin_case_files() if f.name == name), None)
+    return None
+
+
+def _headline(report: Mapping[str, Any], failing: list[Mapping[str, Any]]) -> str:
+    n = len(report["verdicts"])
+    stop = report.get("interrupted")
+    if stop:
+        return f'<p class="head bad">INTERRUPTED: partial report ({len(failing)} failing of {n} verdicts)</p>'
+    if not n:
+        return '<p class="head none">nothing was run</p>'
+    if failing:
+        return f'<p class="head bad">{len(failing)} failing of {n} verdicts</p>'
+    if all(v["outcome"] == "skipped" for v in report["verdicts"]):
+        return f'<p class="head none">nothing was judged: all {n} verdicts skipped</p>'
+    return f'<p class="head ok">all conform ({n} verdicts)</p>'
+
+
+def _worst_ulp_html(verdicts: Sequence[Mapping[str, Any]]) -> str:
+    table = worst_ulp_table(verdicts)
+    if not table:
+        return ""
+    adapters = sorted({a for per in table.values() for a in per})
+    rows = []
+    for (loss, dtype), per in table.items():
+        cells = []
+        for a in adapters:
+            if a not in per:
+                cells.append("")
+                continue
+            worst, n_fail = per[a]
+            text = _esc(fmt_number(worst, digits=3))
+            cells.append(f'<b style="color:#d62728">{text}</b> ({n_fail} failing)' if n_fail else text)
+        rows.append([_esc(loss), _esc(dtype), *cells])
+    return ("<h2>Worst ULP error per loss × dtype</h2>"
+            + _rows(["loss", "dtype", *adapters], rows, numeric=set(range(2, 2 + len(adapters)))))
+
+
+def _matrix_table(verdicts: Sequence[Mapping[str, Any]], cases: list[str]) -> str:
+    cols = sorted({(v["adapter"], v["profile"]) for v in verdicts})
+    by = {(v["case"], v["adapter"], v["profile"]): v for v in verdicts}
+    multi = len({p for _, p in cols}) > 1
+    header = ["case"] + [f"{a} / {p}" if multi else a for a, p in cols]
+    rows = []
+    for c in cases:
+        cells = [f"<code>{_esc(c)}</code>"]
+        for a, p in cols:
+            v = by.get((c, a, p))
+            if v is None:
+                cells.append("")
+                continue
+            color = OUTCOME_COLORS.get(v["outcome"], "#777")
+            fg = "#222" if v["outcome"] in ("skipped", "xfailed") else "#fff"
+            label = _esc(v["outcome"])
+            if v["outcome"] in FAILING:
+                label = f'<a href="#{anchor(v)}">{label}</a>'
+            cells.append(f'<span class="o" style="background:{color};color:{fg}">{label}</span>')
+        rows.append(cells)
+    return '<div class="scroll">' + _rows(header, rows, cls="m") + "</div>"
+
+
+def _matrix_section(verdicts: Sequence[Mapping[str, Any]]) -> str:
+    if not verdicts:
+        return "<h2>Outcomes: cases × adapters</h2><p>No verdicts.</p>"
+    all_cases = sorted({v["case"] for v in verdicts})
+    notable = sorted({v["case"] for v in verdicts if v["outcome"] not in ("passed", "skipped")})
+    out = ["<h2>Outcomes: cases × adapters</h2>"]
+    if notable:
+        out.append(f"<p>{len(notable)} of {len(all_cases)} cases did not pass everywhere "
+                   "(a failing cell links to its details):</p>")
+        out.append(_matrix_table(verdicts, notable))
+    else:
+        out.append(f"<p>Every one of the {len(all_cases)} cases passed or was skipped everywhere.</p>")
+    out.append(f"<details><summary>every case ({len(all_cases)})</summary>{_matrix_table(verdicts, all_cases)}"
+               "</details>")
+    return "".join(out)
+
+
+def _failure(v: Mapping[str, Any], out_dir: str | None, base_dir: str | None) -> str:
+    title = (f"{_badge(v['outcome'])} <code>{_esc(v['adapter'])}</code> · <code>{_esc(v['case'])}</code> · "
+             f"{_esc(v['profile'])} · max ULP error {_esc(fmt_number(v.get('max_ulp_error'), digits=4))}")
+    body = []
+    link = _source_link(v, out_dir, base_dir)
+    if link:
+        body.append(f"<p>defined in {link}</p>")
+    if v.get("message"):
+        body.append(f"<pre>{_esc(v['message'])}</pre>")
+    elements = worst_elements(v)
+    if elements:
+        body.append(_rows(["index", "got", "truth", "exact", "ULP error", "budget", "margin"],
+                          [[_esc(list(e["index"])), _esc(fmt_number(e["got"])), _esc(fmt_number(e["truth"])),
+                            _esc(e["exact"]), _esc(fmt_number(e["ulp_error"], digits=4)),
+                            _esc(fmt_number(e["budget_ulps"], digits=4)), _esc(fmt_number(e["margin"], digits=4))]
+                           for e in elements], numeric={1, 2, 3, 4, 5, 6}))
+    if v.get("traceback"):
+        body.append(f"<details><summary>adapter traceback</summary><pre>{_esc(v['traceback'])}</pre></details>")
+    if v.get("repro"):
+        body.append(f"<pre><code>{_esc(relative_repro(str(v['repro']), base_dir))}</code></pre>")
+    return f'<details class="failure" id="{anchor(v)}"><summary>{title}</summary>{"".join(body)}</details>'
+
+
+def render_html(report: Mapping[str, Any], base_dir: str | None = None, out_dir: str | None = None) -> str | None:
+    """The HTML page of a validated report, or None when matplotlib is not installed.
+
+    ``base_dir`` (the run's directory) makes repro paths relative and finds
+    the case files; ``out_dir`` (where the page goes) makes the links to them
+    relative to the page.
+    """
     if not have_matplotlib():
         return None
     verdicts = report["verdicts"]
     summary = summarize(verdicts)
     for name in report["adapters"]:
         summary.setdefault(name, dict.fromkeys(OUTCOMES, 0))
+    failing = [v for v in verdicts if v["outcome"] in FAILING]
     p = report["platform"]
     ctx = (f"seed {report['seed']} · xentspec {report['xentspec_version']} · Python {p['python']} on "
            f"{p['system']} {p['machine']} · NumPy {p['numpy']} · {report['created']}")
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             "<title>xentspec conformance report</title>", f"<style>{_CSS}</style></head><body>",
-             "<h1>xentspec conformance report</h1>", f'<p class="ctx">{_esc(ctx)}</p>',
-             f'<p class="ctx">command: <code>{_esc(report["run"]["command"])}</code></p>', "<h2>Summary</h2>"]
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             "<title>xentspec conformance report</title>", f"<style>{_CSS}</style>",
+             f"<script>{_SCRIPT}</script></head><body>",
+             "<h1>xentspec conformance report</h1>", _headline(report, failing), f'<p class="ctx">{_esc(ctx)}</p>',
+             f'<p class="ctx">command: <code>{_esc(report["run"]["command"])}</code></p>']
+    stop = report.get("interrupted")
+    if stop:
+        sel = stop.get("selected")
+        parts.append(f'<p class="stop"><b>INTERRUPTED — partial report.</b> {_esc(stop["reason"])} '
+                     f'({_esc(stop.get("ran", len(verdicts)))} of {_esc(sel if sel is not None else "?")} cases '
+                     "ran; the last complete report was left in place).</p>")
+    parts.append("<h2>Summary</h2>")
     rows = []
     for name in sorted(summary):
         info = report["adapters"].get(name, {})
@@ -249,10 +251,18 @@ def render_html(report: Mapping[str, Any]) -> str | None:
                      _esc(info.get("profile", "")), _esc(fw), *(summary[name][o] for o in OUTCOMES)])
     parts.append(_rows(["adapter", "wraps", "version", "profile", "frameworks", *OUTCOMES], rows,
                        numeric=set(range(5, 5 + len(OUTCOMES)))))
-
-    parts.append("<h2>Outcomes: cases × adapters</h2>")
-    parts.append(_img(outcome_matrix_png(verdicts), "outcome of every case under every adapter") or
-                 "<p>No verdicts.</p>")
+    parts.append(_worst_ulp_html(verdicts))
+    props = property_rows(verdicts)
+    if props:
+        parts.append("<h2>Property tests</h2><p>Each spans losses, forms and dtypes (drawn by hypothesis).</p>")
+        parts.append(_rows(["test", "adapter", "profile", "outcome", "worst ULP", "worst margin", "detail"],
+                           [[_esc(c) for c in r] for r in props], numeric={4, 5}))
+    big = large_passes(verdicts)
+    if big:
+        parts.append("<h3>Passing with a large ULP error</h3><ul>" + "".join(
+            f"<li><code>{_esc(v['adapter'])}</code> · <code>{_esc(v['case'])}</code>: {_esc(why_it_passed(v))}</li>"
+            for v in big[:100]) + "</ul>")
+    parts.append(_matrix_section([v for v in verdicts if not is_property(v)] or verdicts))
 
     parts.append("<h2>ULP errors</h2>")
     any_hist = False
@@ -264,23 +274,10 @@ def render_html(report: Mapping[str, Any]) -> str | None:
     if not any_hist:
         parts.append("<p>No ULP errors were measured.</p>")
 
-    failing = [v for v in verdicts if v["outcome"] in FAILING]
     parts.append(f"<h2>Failures ({len(failing)})</h2>")
-    for v in failing:
-        title = f"{_badge(v['outcome'])} <code>{_esc(v['adapter'])}</code> · <code>{_esc(v['case'])}</code> · " \
-                f"{_esc(v['profile'])} · max ULP error {_esc(fmt_number(v.get('max_ulp_error'), digits=4))}"
-        body = []
-        if v.get("message"):
-            body.append(f"<pre>{_esc(v['message'])}</pre>")
-        elements = worst_elements(v)
-        if elements:
-            body.append(_rows(["index", "got", "truth", "exact", "ULP error", "budget", "margin"],
-                              [[_esc(list(e["index"])), _esc(fmt_number(e["got"])), _esc(fmt_number(e["truth"])),
-                                _esc(e["exact"]), _esc(fmt_number(e["ulp_error"], digits=4)),
-                                _esc(fmt_number(e["budget_ulps"], digits=4)), _esc(fmt_number(e["margin"], digits=4))]
-                               for e in elements], numeric={1, 2, 3, 4, 5, 6}))
-        if v.get("repro"):
-            body.append(f"<pre><code>{_esc(v['repro'])}</code></pre>")
-        parts.append(f"<details><summary>{title}</summary>{''.join(body)}</details>")
+    if failing:
+        parts.append('<button type="button" onclick="xsAll(true)">expand all</button>'
+                     '<button type="button" onclick="xsAll(false)">collapse all</button>')
+    parts += [_failure(v, out_dir, base_dir) for v in failing]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

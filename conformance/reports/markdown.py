@@ -16,12 +16,17 @@ from typing import Any
 
 from .schema import FAILING, OUTCOMES, as_float, summarize
 
-__all__ = ["render_markdown", "worst_ulp_table", "worst_elements", "fmt_number", "MAX_DETAILED_FAILURES"]
+__all__ = ["render_markdown", "worst_ulp_table", "worst_elements", "fmt_number", "MAX_DETAILED_FAILURES",
+           "property_rows", "large_passes", "is_property", "spans_dtypes", "relative_repro", "LARGE_ULP"]
 
 MAX_DETAILED_FAILURES = 25
 """How many failures are shown with their elements and repro; the rest get one line each."""
 
 _MAX_LISTED_FAILURES = 200
+_FOLD_REPRO_LINES = 12  # longer repros are folded in <details>
+
+LARGE_ULP = 16.0
+"""A passing verdict whose worst error exceeds this many ulps gets a line saying why it passed."""
 _MAX_ELEMENTS = 5
 _ALWAYS_SHOWN = ("passed", "failed", "skipped", "xfailed")
 
@@ -42,8 +47,33 @@ def fmt_number(x: Any, *, digits: int | None = None) -> str:
 
 
 def _cell(text: Any) -> str:
-    s = str(text).replace("\r", " ").replace("\n", " ").replace("|", "\\|")
-    return s if len(s) <= 120 else s[:117] + "..."
+    """Table-cell text: one line, at most 120 characters, `|` and HTML escaped (GitHub renders HTML)."""
+    s = str(text).replace("\r", " ").replace("\n", " ")
+    s = s if len(s) <= 120 else s[:117] + "..."
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def _text(text: Any) -> str:
+    """Running text from a report (adapter names, reasons): HTML escaped."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def is_property(v: Mapping[str, Any]) -> bool:
+    """Whether a verdict is a property test's (``property/...``)."""
+    return str(v.get("case", "")).startswith("property/")
+
+
+def spans_dtypes(v: Mapping[str, Any]) -> bool:
+    """Whether a verdict names no single loss and dtype (a property verdict over drawn examples: "*")."""
+    return v.get("loss") == "*" or v.get("dtype") == "*"
+
+
+def relative_repro(repro: str, base_dir: str | None) -> str:
+    """A repro with absolute paths below ``base_dir`` (the run's directory) made relative to it."""
+    if not base_dir:
+        return repro
+    base = str(base_dir).rstrip("/\\")
+    return repro.replace(base + "/", "").replace(base + "\\", "")
 
 
 def _code(text: Any) -> str:
@@ -55,7 +85,7 @@ def _code(text: Any) -> str:
 def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str = "") -> list[str]:
     header = list(header)
     aligns = [("---:" if a == "r" else "---") for a in (align or "l" * len(header)).ljust(len(header), "l")]
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join(aligns) + "|"]
+    out = ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "|".join(aligns) + "|"]
     out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return out
 
@@ -80,9 +110,46 @@ def worst_ulp_table(verdicts: Sequence[Mapping[str, Any]]) -> dict[tuple[str, st
     """
     groups: dict[tuple[str, str], dict[str, list[Mapping[str, Any]]]] = {}
     for v in verdicts:
+        if spans_dtypes(v):  # a property over many losses and dtypes: listed on its own (property_rows)
+            continue
         groups.setdefault((v["loss"], v["dtype"]), {}).setdefault(v["adapter"], []).append(v)
     return {key: {a: (_max_ulp(vs), sum(v["outcome"] in FAILING for v in vs)) for a, vs in sorted(per.items())}
             for key, per in sorted(groups.items())}
+
+
+def property_rows(verdicts: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    """One row per property verdict: test, adapter, profile, outcome, worst ULP error, worst margin, detail."""
+    rows = []
+    for v in verdicts:
+        if not is_property(v):
+            continue
+        detail = v.get("note") or v.get("reason") or (str(v.get("message") or "").splitlines() or [""])[0]
+        rows.append([v["case"], v["adapter"], v["profile"], v["outcome"], fmt_number(v.get("max_ulp_error"), digits=3),
+                     fmt_number(v.get("min_margin"), digits=3), detail])
+    return rows
+
+
+def large_passes(verdicts: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Passing verdicts whose worst error exceeds LARGE_ULP (each says why it passed in its ``note``)."""
+    out = []
+    for v in verdicts:
+        u = as_float(v.get("max_ulp_error"))
+        if v["outcome"] == "passed" and u is not None and (u != u or u > LARGE_ULP):
+            out.append(v)
+    return out
+
+
+def why_it_passed(v: Mapping[str, Any]) -> str:
+    """Why a passing verdict with a large ULP error passed: its note, or its worst element's budget."""
+    if v.get("note"):
+        return str(v["note"])
+    worst = max((e for e in v.get("elements") or () if as_float(e.get("ulp_error")) is not None),
+                key=lambda e: as_float(e["ulp_error"]), default=None)
+    if worst is None:
+        return "within its budget"
+    return (f"{fmt_number(worst['ulp_error'], digits=3)} ulp within a budget of "
+            f"{fmt_number(worst['budget_ulps'], digits=3)} ulp (budget from {v.get('budget_source')}; "
+            "a condition-aware budget grows where the result is far smaller than the terms it comes from)")
 
 
 def worst_elements(verdict: Mapping[str, Any], n: int = _MAX_ELEMENTS) -> list[Mapping[str, Any]]:
@@ -107,8 +174,11 @@ def _context_line(report: Mapping[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def _failure_lines(v: Mapping[str, Any]) -> list[str]:
+def _failure_lines(v: Mapping[str, Any], base_dir: str | None = None) -> list[str]:
     out = [f"#### ✗ {_code(v['adapter'])} · {_code(v['case'])} · profile {_code(v['profile'])} — {v['outcome']}", ""]
+    src = v.get("source") or {}
+    if src.get("file"):
+        out += [f"defined in {_code(src['file'] + (':' + str(src['line']) if src.get('line') else ''))}", ""]
     out.append(f"{v['loss']} ({v['form']}), {v['dtype']} → {v['output_dtype']}"
                + (f"; tags: {', '.join(v['tags'])}" if v.get("tags") else ""))
     out.append("")
@@ -116,7 +186,7 @@ def _failure_lines(v: Mapping[str, Any]) -> list[str]:
     if message:
         lines = str(message).rstrip().splitlines()
         if len(lines) == 1 and len(lines[0]) <= 300:
-            out += [f"> {lines[0]}", ""]
+            out += [f"> {_text(lines[0])}", ""]
         else:
             shown = lines[:20] + ([f"... ({len(lines) - 20} more lines)"] if len(lines) > 20 else [])
             out += ["```text", *shown, "```", ""]
@@ -136,6 +206,7 @@ def _failure_lines(v: Mapping[str, Any]) -> list[str]:
         facts.append(f"max ULP error {fmt_number(v.get('max_ulp_error'), digits=4)}, "
                      f"min margin {fmt_number(v.get('min_margin'), digits=4)} (budget from {v['budget_source']})")
     out += [f"- {f}" for f in facts]
+    facts = [_text(f) for f in facts]
     if facts:
         out.append("")
     elements = worst_elements(v)
@@ -149,15 +220,28 @@ def _failure_lines(v: Mapping[str, Any]) -> list[str]:
                         fmt_number(e["margin"], digits=4)] for e in elements),
                       align="lrrrrrr")
         out.append("")
+    if v.get("traceback"):
+        tb = str(v["traceback"]).rstrip("\n")
+        fence = "````" if "```" in tb else "```"
+        out += [f"<details><summary>adapter traceback ({len(tb.splitlines())} lines)</summary>", "",
+                f"{fence}text", tb, fence, "", "</details>", ""]
     if v.get("repro"):
-        repro = str(v["repro"]).rstrip("\n")
+        repro = relative_repro(str(v["repro"]).rstrip("\n"), base_dir)
         fence = "````" if "```" in repro else "```"
-        out += ["Repro:", "", f"{fence}python", repro, fence, ""]
+        n = len(repro.splitlines())
+        if n > _FOLD_REPRO_LINES:
+            out += [f"<details><summary>Repro ({n} lines)</summary>", "", f"{fence}python", repro, fence, "",
+                    "</details>", ""]
+        else:
+            out += ["Repro:", "", f"{fence}python", repro, fence, ""]
     return out
 
 
-def render_markdown(report: Mapping[str, Any]) -> str:
-    """The Markdown summary of a validated report (see the module docstring for its sections)."""
+def render_markdown(report: Mapping[str, Any], base_dir: str | None = None) -> str:
+    """The Markdown summary of a validated report (see the module docstring for its sections).
+
+    ``base_dir`` (the run's directory) makes the paths in repro snippets relative to it.
+    """
     verdicts = report["verdicts"]
     summary = summarize(verdicts)
     for name in report["adapters"]:
@@ -169,6 +253,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"{'s' if len(verdicts) != 1 else ''} · "
             + (f"{len(failing)} failing**" if failing else "all conform**" if verdicts else "nothing was run**"))
     out += [head + " — " + _context_line(report), ""]
+    stop = report.get("interrupted")
+    if stop:
+        sel = stop.get("selected")
+        out += [f"> **INTERRUPTED — partial report.** {_cell(stop['reason'])} "
+                f"({stop.get('ran', len(verdicts))} of {sel if sel is not None else '?'} cases ran; "
+                "the last complete report was left in place).", ""]
 
     columns = [o for o in OUTCOMES if o in _ALWAYS_SHOWN or any(c[o] for c in summary.values())]
     rows = []
@@ -198,16 +288,30 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             rows.append([loss, dtype, *cells])
         out += _table(["loss", "dtype", *adapters], rows, align="ll" + "r" * len(adapters))
         out.append("")
+    props = property_rows(verdicts)
+    if props:
+        out += ["### Property tests", "", "Each spans losses, forms and dtypes (drawn by hypothesis); the worst "
+                "ULP error and margin are over every example drawn.", ""]
+        out += _table(["test", "adapter", "profile", "outcome", "worst ULP", "worst margin", "detail"], props,
+                      align="llllrrl")
+        out.append("")
+    big = large_passes(verdicts)
+    if big:
+        out += [f"Passing with an error above {LARGE_ULP:g} ulp (why each passed):", ""]
+        out += [f"- {_code(v['adapter'])} · {_code(v['case'])}: {_text(why_it_passed(v))}" for v in big[:50]]
+        if len(big) > 50:
+            out.append(f"- ... and {len(big) - 50} more")
+        out.append("")
 
     if failing:
         out += [f"### Failures ({len(failing)})", ""]
         for v in failing[:MAX_DETAILED_FAILURES]:
-            out += _failure_lines(v)
+            out += _failure_lines(v, base_dir)
         rest = failing[MAX_DETAILED_FAILURES:]
         if rest:
             out += [f"{len(rest)} more failure{'s' if len(rest) != 1 else ''} (details in report.json):", ""]
             for v in rest[:_MAX_LISTED_FAILURES]:
-                msg = _cell((v.get("message") or "").splitlines()[0] if v.get("message") else "")
+                msg = _cell((v.get("message") or "").splitlines()[0] if v.get("message") else "").replace("\\|", "|")
                 out.append(f"- {_code(v['adapter'])} · {_code(v['case'])} · {v['profile']} — {v['outcome']}"
                            + (f": {msg}" if msg else ""))
             if len(rest) > _MAX_LISTED_FAILURES:

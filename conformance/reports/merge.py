@@ -7,7 +7,9 @@ otherwise. Adapters are united too; the same adapter described differently
 not describe one implementation. The summary is recomputed, the "run" is
 combined and records each shard (its source, creation time, version,
 platform and command) under ``run.shards``. All reports must have the same
-schema version and the same seed.
+schema version and the same seed. A shard that did not finish (its report
+has ``interrupted``) makes the merged report partial too: ``interrupted``
+names every such shard and its reason.
 """
 
 from __future__ import annotations
@@ -106,6 +108,14 @@ def merge_reports(reports: Sequence[Mapping[str, Any]], names: Sequence[str] | N
         "verdicts": list(verdicts.values()),
         "summary": {},
     }
+    stops = [(name, r["interrupted"]) for name, r in zip(names, reports) if r.get("interrupted")]
+    if stops:  # a shard that did not finish makes the merged report partial too
+        sels = [s.get("selected") for _, s in stops]
+        merged["interrupted"] = {
+            "kind": stops[0][1]["kind"],
+            "reason": "; ".join(f"{name}: {s['reason']}" for name, s in stops),
+            "ran": sum(int(s.get("ran", 0)) for _, s in stops),
+            "selected": None if any(x is None for x in sels) else sum(int(x) for x in sels)}
     merged = normalize_report(merged)
     merged["summary"] = summarize(merged["verdicts"])
     for name in merged["adapters"]:
