@@ -212,34 +212,55 @@ def _bce_prob_terms(t: Fraction, q: Fraction, bounds: Bounds, double_eps: bool, 
     return e
 
 
-def _infinite_logit(x: float, t: Fraction, formula: str) -> Elem:
-    """BCE from logits at x = +-inf, as each formula's IEEE arithmetic gives it (bce_logits_infinite).
+def _infinite_logit(x: float, t: Fraction, form: str) -> Elem:
+    """BCE from logits at x = +-inf, as each form's IEEE arithmetic gives it (bce_logits_form).
 
-    limit: -t log sigmoid(x) - (1 - t) log sigmoid(-x), NaN only for 0 * inf;
-    tf_formula: max(x, 0) - x t + log1p(exp(-|x|)), where +inf gives inf - inf;
-    torch_formula: (1 - t) x - log sigmoid(x), where -inf gives -inf + inf.
+    log_sigmoid: -t log sigmoid(x) - (1 - t) log sigmoid(-x), NaN only for 0 * inf (the limits);
+    relu_log1p: max(x, 0) - x t + log1p(exp(-|x|)), where +inf gives inf - inf t;
+    torch_log_sigmoid: (1 - t) x - log sigmoid(x), where -inf gives -inf + inf.
     """
     def sign(v: Fraction) -> Elem:
         return special(NAN) if v == 0 else special(INF if v > 0 else -INF)
-    if formula == "tf_formula" and x == INF:
+    if form == "relu_log1p" and x == INF:
         return special(INF) if t < 0 else special(NAN)  # inf - inf t
-    if formula == "torch_formula" and x == -INF:
+    if form == "torch_log_sigmoid" and x == -INF:
         return special(NAN) if t <= 1 else special(INF)
     return sign(1 - t) if x == INF else sign(t)
 
 
-def _softplus_pair(x: float, t: Fraction, infinite: str = "limit") -> Elem:
+def _logits_scale(x: float, t: Fraction, form: str, fmt: Any) -> float:
+    """The magnitudes the form's float evaluation rounds, for the budget (sp = log1p(e^-|x|)).
+
+    log_sigmoid: t |log sigmoid(x)| + (1 - t) |log sigmoid(-x)|, two non-negative terms;
+    relu_log1p: max(x, 0) + |x t| + sp, where max(x, 0) - x t cancels unless x t is exact
+    in the dtype (t = 0 or 1, or a short significand), when it costs |lin| only;
+    torch_log_sigmoid: |(1 - t) x| + |log sigmoid(x)|, which cancel for t = 0, x < 0 (a
+    small loss is computed as x - (x - sp), so about u |x| absolute).
+    """
+    sp = math.log1p(math.exp(-abs(x)))
+    ls_pos, ls_neg = min(x, 0.0) - sp, min(-x, 0.0) - sp  # log sigmoid(x), log sigmoid(-x)
+    tf = float(t)
+    if form == "log_sigmoid":
+        return abs(tf) * abs(ls_pos) + abs(1 - tf) * abs(ls_neg)
+    if form == "torch_log_sigmoid":
+        return abs((1 - tf) * x) + abs(ls_pos)
+    xt = Fraction(x) * t
+    exact = round_fraction(xt, fmt) == xt
+    lin = abs(float(max(Fraction(x), Fraction(0)) - xt))
+    return (lin if exact else max(x, 0.0) + abs(float(xt))) + sp
+
+
+def _softplus_pair(x: float, t: Fraction, form: str = "log_sigmoid", fmt: Any = None) -> Elem:
     """max(x, 0) - t x + log1p(exp(-|x|)) arranged as c * |x| + log1p(exp(-|x|)).
 
     x >= 0: (1 - t) x + log1p(e^-x); x < 0: t |x| + log1p(e^-|x|). Both terms >= 0 for t in [0, 1].
-    Infinite x follow the profile's ``bce_logits_infinite``: limit gives (1 - t) * inf at +inf;
-    tf_formula (TF) evaluates inf - inf * t there, NaN unless t < 0.
+    Infinite x, and the scale, follow the profile's ``bce_logits_form`` (``fmt``: the compute format).
     """
     if math.isinf(x):
-        return _infinite_logit(x, t, infinite)
+        return _infinite_logit(x, t, form)
     ax = Fraction(abs(x))
     lin = (1 - t) * ax if x >= 0 else t * ax
-    scale = max(x, 0.0) + abs(float(t) * x) + math.log1p(math.exp(-abs(x)))
+    scale = _logits_scale(x, t, form, fmt or get_format("float64"))
     nax = -abs(x)
 
     def fn(E: Engine, memo: Memo) -> Any:
@@ -573,7 +594,7 @@ def _binary(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
                 t = t * (1 - smooth) + smooth / 2
             if from_logits:
                 if profile.bce_logits == "exact":
-                    elems.append(_softplus_pair(x, t, profile.bce_logits_infinite))
+                    elems.append(_softplus_pair(x, t, profile.bce_logits_form, get_format(bounds.dtype)))
                 else:
                     elems.append(_bce_sigmoid_then_clip(x, t, bounds))
             else:

@@ -50,7 +50,7 @@ CHOICES: Mapping[str, tuple | type] = MappingProxyType({
     "sparse_half_result": ("kept", "float32"),
     "mean_float64": ("float64", "float32"),
     "divide_no_nan_float64": ("float64", "float32"),
-    "bce_logits_infinite": ("limit", "tf_formula", "torch_formula"),
+    "bce_logits_form": ("log_sigmoid", "relu_log1p", "torch_log_sigmoid"),
     "bce_log_clamp": ("none", "minus_100"),
     "bce_range_check": ("none", "invalid_value"),
     "loss_dtype": ("float16", "bfloat16", "float32", "float64"),

@@ -57,3 +57,44 @@ def test_the_same_algorithm_in_float16_does_not_pass(cases):
     """A port that silently computes in half precision is a bug the budget must catch."""
     failed = [c.id for c in cases if verdict(c, lse_loss(c, np.float16))["outcome"] == "failed"]
     assert failed == list(IDS)
+
+
+# ------------------------------------------------------------------ BCE from logits, per formula
+
+def _bce_case():
+    return next(c for c in load_cases() if c.id == "bce/keras3-test/logits-none")
+
+
+def _bce(form: str, case) -> np.ndarray:
+    """Per-row BCE from logits by one framework formula, every operation in float32 (NumPy)."""
+    x = case.inputs.y_pred.astype(np.float32)
+    t = case.inputs.y_true.astype(np.float32)
+    sp = np.log1p(np.exp(-np.abs(x)))
+    log_sig = np.minimum(x, 0) - sp  # log sigmoid(x), accurate
+    if form == "log_sigmoid":  # jax: -t log sigmoid(x) - (1 - t) log sigmoid(-x)
+        e = -t * log_sig - (1 - t) * (np.minimum(-x, 0) - sp)
+    elif form == "relu_log1p":  # TF: max(x, 0) - x t + log1p(exp(-|x|))
+        e = np.maximum(x, 0) - x * t + sp
+    else:  # torch: (1 - t) x - logsigmoid(x)
+        e = (1 - t) * x - log_sig
+    return e.astype(np.float32).mean(axis=-1, dtype=np.float32)
+
+
+@pytest.mark.parametrize("form, profile", [("log_sigmoid", "keras3-jax"), ("relu_log1p", "keras3-tensorflow"),
+                                           ("torch_log_sigmoid", "keras3-torch")])
+def test_each_backend_formula_passes_under_its_own_profile(form, profile):
+    case = _bce_case()
+    v = judge(case, truth(case, profile), Outcome("ok", result=Result(value=_bce(form, case))), adapter=form,
+              profile=profile)
+    assert v["outcome"] == "passed", v["message"]
+
+
+def test_torchs_cancellation_is_outside_the_log_sigmoid_budget():
+    """(1 - t) x - logsigmoid(x) at x = -10, t = 0 is -10 + 10.0000454: about u |x| off a loss of 4.5e-5.
+
+    Under keras3 (log_sigmoid form, no cancellation) that error is a finding; the scale of every
+    form used to be max(x, 0) + |t x| + sp, which let it pass."""
+    case = _bce_case()
+    v = judge(case, truth(case, "keras3"), Outcome("ok", result=Result(value=_bce("torch_log_sigmoid", case))),
+              adapter="torch-form", profile="keras3")
+    assert v["outcome"] == "failed" and v["failures"][0]["kind"] == "value"

@@ -175,7 +175,7 @@ def test_config_round_trip(worker: Worker) -> None:
 
 
 def test_plus_inf_logit_gives_nan_on_tensorflow(worker: Worker) -> None:
-    """TF's sigmoid_cross_entropy_with_logits: relu(inf) - inf * t is NaN for t = 0 and 0.5 (profile tf_formula)."""
+    """TF's sigmoid_cross_entropy_with_logits: relu(inf) - inf * t is NaN for t = 0 and 0.5 (profile choice bce_logits_form: relu_log1p)."""
     case = Case(id="t/inf", loss="binary_crossentropy", form="loss", dtype="float32",
                 params={"from_logits": True, "reduction": "none"}, profiles=ALL,
                 inputs=Inputs(y_true=np.array([[0.0], [0.5]]), y_pred=np.array([[math.inf], [math.inf]])))

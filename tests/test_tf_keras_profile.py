@@ -3,7 +3,7 @@
 Each test pins one choice in the reference and in the NumPy kernel (which
 implement it independently): ``loss_class_dtype``, ``reduction_null``,
 ``scce_class_axis``, ``rank_match``, ``scce_label_shape``,
-``metric_inputs`` (its label part), ``bce_logits_infinite`` and ``bce_shapes``. The
+``metric_inputs`` (its label part), ``bce_logits_form`` and ``bce_shapes``. The
 expected numbers are what the bare framework calls returned (quoted in each
 test) and what the exact arithmetic gives; Keras 3 profiles are checked
 alongside to show that the choice is profile-specific.

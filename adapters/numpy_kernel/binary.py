@@ -61,16 +61,17 @@ def _f32_above(v: float) -> np.float32:
 def _infinite_logits(b: np.ndarray, x: np.ndarray, t: np.ndarray, formula: str) -> np.ndarray:
     """Per-element values at x = +-inf as each formula's IEEE arithmetic gives them.
 
-    The stable form c |x| + log1p(exp(-|x|)) gives the limits (NaN only for 0 * inf).
-    tf_formula, max(x, 0) - x t + log1p(exp(-|x|)): +inf is inf - inf t, NaN unless t < 0.
-    torch_formula, (1 - t) x - log_sigmoid(x): -inf is -inf + inf = NaN for t <= 1.
+    The stable form c |x| + log1p(exp(-|x|)) gives the limits (NaN only for 0 * inf), as the
+    log_sigmoid form does. relu_log1p, max(x, 0) - x t + log1p(exp(-|x|)): +inf is inf - inf t,
+    NaN unless t < 0. torch_log_sigmoid, (1 - t) x - log_sigmoid(x): -inf is -inf + inf = NaN
+    for t <= 1.
     """
     t64 = np.asarray(t, dtype=np.float64)
-    if formula == "tf_formula":
+    if formula == "relu_log1p":
         return np.where(x == np.inf, np.where(t64 < 0, np.inf, np.nan), b)
-    if formula == "torch_formula":
+    if formula == "torch_log_sigmoid":
         return np.where((x == -np.inf) & (t64 <= 1.0), np.nan, b)
-    raise ValueError(f"bce_logits_infinite: unknown choice {formula!r}")
+    raise ValueError(f"bce_logits_form: unknown choice {formula!r}")
 
 
 def _sigmoid_is_one(x: np.ndarray, name: str) -> np.ndarray:
@@ -197,14 +198,14 @@ def _logit_terms32(t: np.ndarray, x: np.ndarray, lo: float, hi: float, mode: str
 
 
 def binary_loss(p2: np.ndarray, t2: np.ndarray, from_logits: bool, lo: float, hi: float,
-                prob_mode: str, logit_mode: str, smoothing: float = 0.0, *, infinite: str = "limit",
+                prob_mode: str, logit_mode: str, smoothing: float = 0.0, *, infinite: str = "log_sigmoid",
                 clamp: bool = False, name: str = "float32") -> np.ndarray:
     """Mean over the last axis of the element-wise BCE of ``p2`` against targets ``t2`` (R, W).
 
     Targets are smoothed toward 0.5 (``t (1 - ls) + ls / 2``; the caller rounds
     ls to the case's dtype) when ``smoothing`` is non-zero. float64 ``p2`` runs in float64,
     anything else in float32 (module docstring). ``infinite``: what +-inf logits give
-    (profile choice bce_logits_infinite); ``clamp``: each -log at most 100 (bce_log_clamp);
+    (profile choice bce_logits_form); ``clamp``: each -log at most 100 (bce_log_clamp);
     ``name``: the dtype computed in (sigmoid_then_clip evaluates the sigmoid in it).
     Returns float64 values of shape (R,).
     """
@@ -239,7 +240,7 @@ def binary_loss(p2: np.ndarray, t2: np.ndarray, from_logits: bool, lo: float, hi
                 b = _logit_terms32(tb, pb, lo, hi, logit_mode, name)
             else:
                 b = _combine(_prob_parts32(pb, lo, hi, double_eps, clamp), tb)
-        if from_logits and infinite != "limit" and logit_mode == "exact":
+        if from_logits and infinite != "log_sigmoid" and logit_mode == "exact":
             b = _infinite_logits(b, p2[r0:r1], tb, infinite)
         out[r0:r1] = b.mean(axis=1) if width else np.nan
 

@@ -226,7 +226,7 @@ def bce_core(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothin
     if prof.bce_range_check == "invalid_value" and not from_logits:
         check_bce_ranges(x2, t2, ls)
     vals = binary_loss(x2, t2, bool(from_logits), lo, hi, prof.bce_probabilities, prof.bce_logits, ls,
-                       infinite=prof.bce_logits_infinite, clamp=prof.bce_log_clamp == "minus_100",
+                       infinite=prof.bce_logits_form, clamp=prof.bce_log_clamp == "minus_100",
                        name=name)
     if name == "float64" and prof.mean_float64 == "float32":
         # ops.mean of float64 values computes in float32 (torch backend) and casts back.
