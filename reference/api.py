@@ -28,7 +28,7 @@ from .semantics import RefError, check_arguments, clip_bounds, loss_function
 
 __all__ = ["Truth", "truth", "element_dtype", "REFERENCE_VERSION", "FAST_MIN_ELEMENTS", "DIGITS_MAX_ELEMENTS"]
 
-REFERENCE_VERSION = "1.5.0"  # bump on any change of computed values: it keys the disk cache
+REFERENCE_VERSION = "1.5.1"  # bump on any change of computed values: it keys the disk cache
 FAST_MIN_ELEMENTS = 4096      # float32 cases with at least this many y_pred entries may take the fast path
 DIGITS_MAX_ELEMENTS = 20000   # above this many loss elements, exact strings carry the certified digits only
 
@@ -192,7 +192,8 @@ def _elements(case: Case, profile_name: str, dtype: str | None = None) -> np.nda
         inp = _match_ranks(_class_inputs(case.inputs, idt, case, dts.weights, cdt), prof)
         values, mask = loss_function(case, inp, prof, cdt, cast_labels=prof.label_cast == "loss_dtype",
                                      label_dtype=idt)
-        return reduce_loss(values, mask, inp.sample_weight, reduction, prof, clip_bounds(cdt, prof).eps)
+        return reduce_loss(values, mask, inp.sample_weight, reduction, prof, clip_bounds(cdt, prof).eps,
+                           dts.weights or dts.output)
     if form == "metric":
         # tf-keras converts y_true and y_pred to the metric dtype before calling the loss
         # function; Keras 3 (MeanMetricWrapper) calls it on the inputs as given, so the
@@ -207,7 +208,7 @@ def _elements(case: Case, profile_name: str, dtype: str | None = None) -> np.nda
                 s = type(s)(kind=s.kind, inputs=inp, documented=s.documented)
             steps.append(s)
         mcase = _with_steps(case, tuple(steps))
-        return np.array(metric_results(mcase, prof, cdt) + [None], dtype=object)[:-1]
+        return np.array(metric_results(mcase, prof, cdt, dts.weights or dts.output) + [None], dtype=object)[:-1]
     raise ValueError(f"unknown form {case.form!r}")
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from xentspec.spec.profiles import Profile
 
-from .reductions import broadcast, squeeze_or_expand, weights_array
+from .reductions import broadcast, squeeze_or_expand, underflow_floor, weighted_elem, weights_array
 from .semantics import RefError, loss_function
 from .values import Coef, Elem, combine, const
 
@@ -64,7 +64,7 @@ def _coef_mean(w: np.ndarray) -> np.ndarray:
 
 
 def _update_keras3(values: np.ndarray, vmask: np.ndarray | None, sw: np.ndarray | None,
-                   profile: Profile) -> tuple[list[tuple[Coef, Elem]], Coef]:
+                   profile: Profile, floor: float = 0.0) -> tuple[list[tuple[Coef, Elem]], Coef]:
     if sw is None:
         v = _per_sample_mean(values)
         count = Fraction(v.shape[0]) if v.ndim >= 1 else Fraction(1)
@@ -87,7 +87,7 @@ def _update_keras3(values: np.ndarray, vmask: np.ndarray | None, sw: np.ndarray 
         raise RefError("invalid_shape", f"cannot broadcast weights {list(w.shape)} to values {list(v.shape)}") from None
     prod = np.empty(v.shape, dtype=object)
     for idx in np.ndindex(v.shape):
-        prod[idx] = combine([(wb[idx], v[idx])])
+        prod[idx] = weighted_elem(wb[idx], v[idx], floor)
     wsum_src = _coef_mean(wb) if w.ndim > 1 else wb
     v = _per_sample_mean(prod)
     terms = [(Fraction(1), e) for e in v.reshape(-1)]
@@ -98,7 +98,7 @@ def _update_keras3(values: np.ndarray, vmask: np.ndarray | None, sw: np.ndarray 
 
 
 def _update_tfkeras(values: np.ndarray, vmask: np.ndarray | None, sw: np.ndarray | None,
-                    profile: Profile) -> tuple[list[tuple[Coef, Elem]], Coef]:
+                    profile: Profile, floor: float = 0.0) -> tuple[list[tuple[Coef, Elem]], Coef]:
     w = weights_array(sw) if sw is not None else None
     if vmask is not None:
         m = np.vectorize(lambda b: Fraction(int(b)), otypes=[object])(vmask)
@@ -114,15 +114,21 @@ def _update_tfkeras(values: np.ndarray, vmask: np.ndarray | None, sw: np.ndarray
         return [(Fraction(1), e) for e in flat], Fraction(len(flat))
     v, w = squeeze_or_expand(values, w, profile)
     v, wb = broadcast(v, w)
-    terms = [(wb[idx], v[idx]) for idx in np.ndindex(v.shape)]
+    terms = [(Fraction(1), weighted_elem(wb[idx], v[idx], floor)) if isinstance(wb[idx], Fraction)
+             else (wb[idx], v[idx]) for idx in np.ndindex(v.shape)]
     flat_w = list(wb.reshape(-1))
     if any(not isinstance(x, Fraction) for x in flat_w):
         return terms, math.nan
     return terms, sum(flat_w, Fraction(0))
 
 
-def metric_results(case: Any, profile: Profile, dtype: str) -> list[Elem]:
-    """One exact Elem per ``result`` step of a metric case."""
+def metric_results(case: Any, profile: Profile, dtype: str, weights_dtype: str | None = None) -> list[Elem]:
+    """One exact Elem per ``result`` step of a metric case.
+
+    ``dtype``: the dtype the loss function computes in; ``weights_dtype``: the metric's,
+    in which the weighted values are formed (for their underflow).
+    """
+    floor = underflow_floor(weights_dtype)
     terms: list[tuple[Coef, Elem]] = []
     count: Coef = Fraction(0)
     out: list[Elem] = []
@@ -134,7 +140,7 @@ def metric_results(case: Any, profile: Profile, dtype: str) -> list[Elem]:
             values, vmask = loss_function(case, step.inputs, profile, dtype,
                                           cast_labels=profile.metric_inputs == "converted")
             fn = _update_keras3 if keras3 else _update_tfkeras
-            t, c = fn(values, vmask, step.inputs.sample_weight, profile)
+            t, c = fn(values, vmask, step.inputs.sample_weight, profile, floor)
             terms = terms + t
             count = count + c if isinstance(count, Fraction) and isinstance(c, Fraction) else math.nan
         else:

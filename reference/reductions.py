@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from xentspec.spec.floats import get_format
 from xentspec.spec.profiles import Profile
 
 from .semantics import RefError
 from .values import Coef, Elem, combine, const
 
-__all__ = ["reduce_loss", "weights_array", "squeeze_or_expand", "broadcast", "resolve_reduction"]
+__all__ = ["reduce_loss", "weights_array", "squeeze_or_expand", "broadcast", "resolve_reduction", "weighted_elem",
+           "underflow_floor"]
 
 
 def weights_array(sw: np.ndarray) -> np.ndarray:
@@ -67,6 +69,27 @@ def squeeze_or_expand(x1: np.ndarray, x2: np.ndarray, profile: Profile) -> tuple
     return x1, x2
 
 
+def weighted_elem(w: Coef, e: Elem, floor: float = 0.0) -> Elem:
+    """The product w * e, its scale at least ``floor`` (:func:`underflow_floor`) when w is not 0.
+
+    A product that lands among the subnormals is rounded to a multiple of the smallest
+    subnormal: an absolute error of up to half of it, however small the product. In the
+    budget's units (scale * u) that is a scale of min_subnormal / (2u), the smallest normal.
+    """
+    out = combine([(w, e)])
+    if out.special is None and floor and w != 0:
+        out.scale = max(out.scale, floor)
+    return out
+
+
+def underflow_floor(dtype: str | None) -> float:
+    """The scale of a product rounded among the subnormals of ``dtype`` (its smallest normal)."""
+    if dtype is None:
+        return 0.0
+    fmt = get_format(dtype)
+    return fmt.min_subnormal / (2 * fmt.unit_roundoff)
+
+
 def broadcast(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """numpy broadcasting of two object arrays; a mismatch is an invalid_shape error."""
     try:
@@ -94,8 +117,11 @@ def resolve_reduction(case: Any, profile: Profile) -> str:
 
 
 def reduce_loss(values: np.ndarray, mask: np.ndarray | None, sample_weight: np.ndarray | None,
-                reduction: str, profile: Profile, dtype_eps: Fraction) -> np.ndarray:
-    """The loss class's output as an object array of Elem (shape () when reduced)."""
+                reduction: str, profile: Profile, dtype_eps: Fraction, weights_dtype: str | None = None) -> np.ndarray:
+    """The loss class's output as an object array of Elem (shape () when reduced).
+
+    ``weights_dtype``: the dtype the weighted products are computed in (for their underflow).
+    """
     sw = weights_array(sample_weight) if sample_weight is not None else None
     if mask is not None:
         if reduction in ("sum_over_batch_size", "mean"):
@@ -121,12 +147,13 @@ def reduce_loss(values: np.ndarray, mask: np.ndarray | None, sample_weight: np.n
         else:
             sw = fmask
     weighted = values
+    floor = underflow_floor(weights_dtype)
     if sw is not None:
         v, w = squeeze_or_expand(values, sw, profile)
         v, wb = broadcast(v, w)
         weighted = np.empty(v.shape, dtype=object)
         for idx in np.ndindex(v.shape):
-            weighted[idx] = combine([(wb[idx], v[idx])])
+            weighted[idx] = weighted_elem(wb[idx], v[idx], floor)
         sw_adj = w
     if reduction == "none" or (profile.empty_rank1_passthrough and weighted.shape in ((), (0,))):
         return weighted
