@@ -277,7 +277,10 @@ class Adapter:
     ``name``        short name used in test ids and reports ("numpy", "keras-jax", ...).
     ``wraps``       what it wraps (distribution or module name).
     ``version``     the version of what it wraps.
-    ``profile``     the spec profile it claims to implement (the default of ``--profile``).
+    ``profile``     the spec profile it claims to implement (the default of ``--profile``); an
+                    adapter of a real framework names its installed release's profile
+                    (``keras3-torch@3.8``, :func:`xentspec.spec.profiles.profile_for_release`)
+                    and says why in ``profile_reason``.
     ``capabilities`` a :class:`Capabilities`.
     ``error_rules`` extra :class:`ErrorRule` lines, tried before the defaults.
     ``isolate``     True (the default) to run every case in a worker subprocess that
@@ -334,9 +337,13 @@ class Adapter:
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
-        """The adapter's report entry."""
-        return {"name": self.name, "wraps": self.wraps, "version": str(self.version),
-                "profile": self.profile, "frameworks": dict(self.frameworks())}
+        """The adapter's report entry (with ``profile_reason`` when the adapter says why its profile)."""
+        d = {"name": self.name, "wraps": self.wraps, "version": str(self.version),
+             "profile": self.profile, "frameworks": dict(self.frameworks())}
+        reason = getattr(self, "profile_reason", None)
+        if reason:
+            d["profile_reason"] = str(reason)
+        return d
 
     def repro(self, case: Any, profile: str, spec: str | None = None) -> str:
         """A self-contained Python snippet that reproduces ``case`` on this adapter.

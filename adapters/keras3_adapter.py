@@ -98,7 +98,11 @@ class Keras3Adapter(Adapter):
     )
 
     def __init__(self) -> None:
+        from xentspec.spec.profiles import profile_for_release
+
         self.version = _dist_version("keras")
+        # The class names the profile's base; an instance is judged under the installed release's.
+        self.profile, self.profile_reason = profile_for_release(type(self).profile, "keras", self.version)
 
     @property
     def requires(self) -> tuple[str, ...]:  # type: ignore[override]

@@ -44,7 +44,10 @@ class TfKerasAdapter(Keras3Adapter):
     error_rules = TF_ERROR_RULES + Keras3Adapter.error_rules
 
     def __init__(self) -> None:
+        from xentspec.spec.profiles import profile_for_release
+
         self.version = dist_version("tf-keras")
+        self.profile, self.profile_reason = profile_for_release(type(self).profile, "tf-keras", self.version)
 
     def frameworks(self) -> dict[str, str]:
         """Versions of tf-keras, TensorFlow, numpy and ml_dtypes, from package metadata."""

@@ -115,11 +115,14 @@ class RunState:
     def load_adapters(self) -> None:
         """Load every ``--adapter`` (a UsageError lists the available ones for an unknown name)."""
         from xentspec.adapters.registry import AdapterNotFound, load_adapter, resolve_spec
-        from xentspec.spec import load_profiles
 
-        profiles = load_profiles()
-        if self.profile_opt is not None and self.profile_opt not in profiles:
-            raise pytest.UsageError(f"unknown profile {self.profile_opt!r}; defined: {', '.join(profiles)}")
+        from xentspec.spec import SpecError, get_profile
+
+        if self.profile_opt is not None:
+            try:
+                get_profile(self.profile_opt)
+            except SpecError as exc:
+                raise pytest.UsageError(exc.message) from None
         for raw in self.specs:
             spec = resolve_spec(raw)
             if spec in self.adapters:
@@ -135,8 +138,10 @@ class RunState:
                 unique, n = f"{name}{n}", n + 1
             self.adapters[spec], self.names[spec] = adapter, unique
             prof = self.profile_of(spec)
+            from xentspec.spec.profiles import same_base
+
             allowed = {adapter.profile} | set(getattr(adapter.capabilities, "profiles", ()) or ())
-            if prof not in allowed:
+            if not any(same_base(prof, a) for a in allowed):
                 raise pytest.UsageError(f"adapter {unique} cannot be judged under profile {prof!r}; "
                                         f"it declares: {', '.join(sorted(allowed))}")
             _note_timeout_isolation(self, spec)

@@ -51,8 +51,10 @@ def _adapters(args: argparse.Namespace, profile: str | None, load_timeout: float
             unavailable.append(f"adapter {spec!r} cannot run here: {reason}")
             continue
         prof = profile or getattr(adapter, "profile", None)
+        from xentspec.spec.profiles import same_base
+
         allowed = {adapter.profile} | set(getattr(adapter.capabilities, "profiles", ()) or ())
-        if prof not in allowed:
+        if not any(same_base(prof, a) for a in allowed):
             raise UsageError(f"adapter {adapter.name} cannot be judged under profile {prof!r}; "
                              f"it declares: {', '.join(sorted(allowed))}")
         out.append(adapter)
@@ -67,11 +69,16 @@ def _adapters(args: argparse.Namespace, profile: str | None, load_timeout: float
 def preflight(args: argparse.Namespace) -> None:
     """Raise UsageError (or SpecError) for the first problem with ``args``; returns quietly otherwise."""
     from xentspec.cli import UsageError
-    from xentspec.spec import load_cases, load_profiles
+    from xentspec.spec import load_cases
 
     check_out_dir(args.out)
-    if args.profile is not None and args.profile not in load_profiles():
-        raise UsageError(f"unknown profile {args.profile!r}; defined: {', '.join(load_profiles())}")
+    if args.profile is not None:
+        from xentspec.spec import SpecError, get_profile
+
+        try:
+            get_profile(args.profile)
+        except SpecError as exc:
+            raise UsageError(exc.message) from None
     _adapters(args, args.profile, getattr(args, "load_timeout", None))
     load_cases(args.spec, builtin=not args.no_builtin)
     from .expectations import ExpectationError, load_expectations

@@ -80,6 +80,13 @@ def build_report(st: Any) -> dict:
         for key in ("options", "install"):
             if d.get(key):
                 adapters[st.names[spec]][key] = d[key]
+        # Which profile the cases were judged under, and why (issue 12: detected release or --profile).
+        own = adapters[st.names[spec]]["profile"]
+        if st.profile_opt and st.profile_opt != own:
+            adapters[st.names[spec]]["profile_reason"] = (f"--profile {st.profile_opt} given (the adapter's own "
+                                                          f"is {own})")
+        elif d.get("profile_reason"):
+            adapters[st.names[spec]]["profile_reason"] = str(d["profile_reason"])
     args = [str(a) for a in st.config.invocation_params.args]
     return {
         "schema": "xentspec-report/1",

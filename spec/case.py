@@ -123,5 +123,17 @@ class Case:
         return self.loss == "sparse_categorical_crossentropy"
 
     def applies_to(self, profile: str) -> bool:
-        """Whether the case's expectation is stated for ``profile``."""
-        return profile in self.profiles
+        """Whether one of the case's ``profiles`` selectors covers ``profile`` (``keras3-torch@3.8`` too)."""
+        if profile in self.profiles:
+            return True
+        from .profiles import selects
+
+        return selects(self.profiles, profile)
+
+    def expect_for(self, profile: str) -> "Expect | None":
+        """The ``expect`` entry stated for ``profile``: its own key, else the first selector covering it."""
+        if profile in self.expect:
+            return self.expect[profile]
+        from .profiles import selects
+
+        return next((e for key, e in self.expect.items() if selects((key,), profile)), None)

@@ -23,7 +23,7 @@ import numpy as np
 from .case import Case, Documented, Expect, Inputs, SourceRef, Step, Tolerance
 from .errors import SpecError, kind_of
 from .floats import get_format, parse_number, round_fraction
-from .profiles import get_profile, load_profiles
+from .profiles import get_profile, load_profiles, selector_error
 from .yamlio import MAX_FILE_BYTES, LineDict, line_of, load_yaml
 
 __all__ = ["builtin_case_files", "load_file", "load_cases", "compute_dtype", "case_schema"]
@@ -294,9 +294,11 @@ def _documented(raw: Mapping | None, path: tuple, ctx: _Ctx) -> Documented | Non
     if raw is None:
         return None
     profile = raw.get("profile")
-    if profile is not None and profile not in load_profiles():
-        raise ctx.error(f"unknown profile {profile!r}; defined: {', '.join(load_profiles())}",
-                        path + ("profile",))
+    if profile is not None:
+        try:
+            get_profile(profile)
+        except SpecError as exc:
+            raise ctx.error(exc.message, path + ("profile",)) from None
     return Documented(value=_plain(raw["value"]), source=raw["source"], version=raw.get("version"),
                       profile=profile, erratum=_plain(raw.get("erratum")))
 
@@ -355,12 +357,14 @@ def _build(raw: LineDict, file: str) -> Case:
     profiles_all = tuple(load_profiles())
     profiles = tuple(raw.get("profiles") or profiles_all)
     for i, name in enumerate(profiles):
-        if name not in profiles_all:
-            raise ctx.error(f"unknown profile {name!r}; defined: {', '.join(profiles_all)}", ("profiles", i))
+        why = selector_error(name) if name not in profiles_all else None
+        if why:
+            raise ctx.error(why, ("profiles", i))
     expect = {}
     for name, entry in (raw.get("expect") or {}).items():
-        if name not in profiles_all:
-            raise ctx.error(f"unknown profile {name!r}; defined: {', '.join(profiles_all)}", ("expect", name))
+        why = selector_error(name) if name not in profiles_all else None
+        if why:
+            raise ctx.error(why, ("expect", name))
         expect[name] = Expect(error=entry.get("error"), value=_plain(entry.get("value")),
                               reason=entry.get("reason"))
     params = dict(_plain(raw.get("params") or {}))

@@ -20,6 +20,7 @@ __all__ = ["main", "SUBCOMMANDS", "UsageError"]
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "cases": ("xentspec.spec.cli", "list, validate and show spec cases"),
+    "profiles": ("xentspec.spec.profiles_cli", "the profiles, their releases and choices; --diff A B"),
     "truth": ("xentspec.reference.cli", "certified ground truth of cases under a profile"),
     "run": ("xentspec.conformance.cli_run", "run the conformance suite against adapters and write reports"),
     "merge": ("xentspec.conformance.cli_merge", "join the JSON reports of several runs into one"),
