@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("xentspec.conformance.cli_run", "run the conformance suite against adapters and write reports"),
     "merge": ("xentspec.conformance.cli_merge", "join the JSON reports of several runs into one"),
     "compare": ("xentspec.conformance.cli_compare", "compare a report against a baseline report"),
+    "mutation": ("xentspec.conformance.mutation.cli", "the suite's mutation score: mutant ports and who kills them"),
 }
 
 
