@@ -64,6 +64,7 @@ class PropertyRun(CaseRun):
         self.shrink, self.export_dir = shrink, export_dir
         self.run_seed: int | None = None
         self.followers: list[PropertyRun] = []  # adapters judged on this run's examples (shared runs)
+        self.first_failure: dict | None = None
         self.extra_verdicts: list[dict] = []
         self.seen: dict[str, Any] = {}
 
@@ -76,7 +77,8 @@ class PropertyRun(CaseRun):
         caps = self.caps
         kw = {"allowed_dtypes": sorted(caps.dtypes & {"float16", "float32", "float64"}),
               "weights": "sample_weight" in caps.params, "ignore_class": "ignore_class" in caps.params,
-              "label_smoothing": "label_smoothing" in caps.params, "other_axis": "axis" in caps.params}
+              "label_smoothing": "label_smoothing" in caps.params, "other_axis": "axis" in caps.params,
+              "lean": self.isolated}
         for key, value in need.items():
             if key in ("losses", "forms"):
                 have = caps.losses if key == "losses" else caps.forms
@@ -94,6 +96,12 @@ class PropertyRun(CaseRun):
         if not kw["allowed_dtypes"]:
             pytest.skip(f"adapter {self.adapter_name} declares none of float16/32/64")
         return kw
+
+    @property
+    def isolated(self) -> bool:
+        """The run evaluates this adapter in a worker process (it then draws the lean shape buckets)."""
+        opt = self.state.config.getoption("xentspec_isolate")
+        return bool(getattr(self.state.adapters[self.spec], "isolate", True) if opt is None else opt)
 
     def evaluate(self, case: Case) -> Any:
         """The adapter's outcome on ``case`` (in its worker when the run isolates it)."""
@@ -148,7 +156,9 @@ class PropertyRun(CaseRun):
         A failing verdict carries the falsifying cases under ``_cases`` (a list
         of Case); the message of the test is short, the verdict has the YAML.
         Followers (:attr:`followers`, shared property runs) are judged on the
-        same examples; their verdicts go to :attr:`extra_verdicts`.
+        same examples, except those the leader fails (the leader then keeps its
+        first failure and the run goes on); their verdicts go to
+        :attr:`extra_verdicts`.
         """
         from hypothesis.errors import UnsatisfiedAssumption
 
@@ -172,12 +182,22 @@ class PropertyRun(CaseRun):
         @settings(self.hsettings, max_examples=n_max, phases=phases)
         @given(strategy)
         def prop(example: Any) -> None:
-            self.verdict = self.skeleton()  # outcome "error" until judged: an exception is an error
+            if self.first_failure is None:
+                self.verdict = self.skeleton()  # outcome "error" until judged: an exception is an error
             t0 = time.perf_counter()
             v = check(self, example)
             self.seen["seconds"] += time.perf_counter() - t0
             if v["outcome"] != "passed":
-                self._fail(v)
+                if not followers:
+                    self._fail(v)
+                # A shared run goes on: an example the leader fails proves nothing about the followers,
+                # so they skip it, and the leader's verdict is its first failure.
+                if self.first_failure is None:
+                    try:
+                        self._fail(v)
+                    except PropertyFailure:
+                        self.first_failure = self.verdict
+                return
             self._count(v)
             worst, margin = v.get("max_ulp_error"), v.get("min_margin")
             if worst is not None and math.isfinite(worst):
@@ -202,6 +222,7 @@ class PropertyRun(CaseRun):
                 except PropertyFailure:
                     pass
 
+        self.first_failure = None
         failed = False
         with independent_draws():
             try:
@@ -209,13 +230,9 @@ class PropertyRun(CaseRun):
             except PropertyFailure:
                 failed = True
         for f in followers:
-            if f in active:
-                self.extra_verdicts.append(f._passed(n_max))
-            elif failed and f.verdict.get("outcome") != "failed":
-                self.extra_verdicts.append(dict(f.skeleton(), outcome="skipped",
-                                                reason=f"the leading adapter {self.adapter_name} failed"))
-            else:
-                self.extra_verdicts.append(f.verdict)
+            self.extra_verdicts.append(f._passed(n_max) if f in active else f.verdict)
+        if self.first_failure is not None:
+            self.verdict, failed = self.first_failure, True
         if failed:  # outside the except block: no chained hypothesis report in the terminal
             pytest.fail(self.short_message(), pytrace=False)
         self.verdict = self._passed(n_max)
@@ -244,5 +261,5 @@ class PropertyRun(CaseRun):
         from xentspec.conformance.export import export_path
 
         path = export_path(self.export_dir, self.adapter_name, self.case.id) if self.export_dir else None
-        lines.append(f"  the full case is in the report" + (f" and in {path}" if path else ""))
+        lines.append("  the full case is in the report" + (f" and in {path}" if path else ""))
         return "\n".join(lines)

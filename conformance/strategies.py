@@ -16,13 +16,15 @@ function form, rank 2, the last axis, no weights):
   now and then a ``reset`` between them;
 * dtype: float32, less often float16 and float64;
 * shapes from a few buckets (:data:`BATCHES`, :data:`CLASSES`, :data:`STEPS`:
-  empty batches, one class, one step, and a few ordinary sizes), so that a
-  backend that compiles per shape (JAX) compiles a bounded number of
-  programs; rank 3 (batch, steps, classes) with the class axis moved to
+  empty batches, one class, one step, and a few ordinary sizes; fewer still,
+  :data:`LEAN`, for adapters in a worker process), so that a backend that
+  compiles per shape (JAX) compiles a bounded number of programs; rank 3 (batch, steps, classes) with the class axis moved to
   position 1 where the profile accepts it; sparse labels sometimes as a
   column (a size-1 class axis);
 * logits at one scale of :data:`LOGIT_SCALES`, probabilities in [0, 1] or
-  unnormalised in [0, 4], rows renormalised now and then; then, often, a few
+  unnormalised in [0, 4], rows renormalised now and then, or (one draw in
+  six) equal to the hard labels, so that the clip bounds alone decide every
+  loss; then, often, a few
   entries replaced by adversarial values (:func:`special_values`: exact 0 and
   1, the clip bounds and their neighbours, the smallest normal and
   subnormal, huge logits, the sigmoid clip thresholds; NaN and infinities
@@ -52,15 +54,15 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from xentspec.spec.case import LOSSES, Case, Inputs, Step
-from xentspec.spec.floats import get_format
 from xentspec.spec.profiles import get_profile
 
+from .adversarial import special_values, sprinkle, ties
 from .caseyaml import case_yaml, weight_dtype
+from .hsettings import METAMORPHIC_FACTOR, PROFILE_PREFIX, PROFILES, hypothesis_settings, register_profiles
 
 __all__ = ["LOGIT_SCALES", "BATCHES", "CLASSES", "STEPS", "PROFILE_PREFIX", "PROFILES", "METAMORPHIC_FACTOR",
            "Layout", "register_profiles", "hypothesis_settings", "dtypes", "exact_floats", "special_values",
@@ -69,68 +71,21 @@ __all__ = ["LOGIT_SCALES", "BATCHES", "CLASSES", "STEPS", "PROFILE_PREFIX", "PRO
 LOGIT_SCALES = (2.0 ** -8, 1.0, 4.0, 30.0, 1e4)
 """Half-widths of the logit ranges: near-ties, ordinary, saturated and extreme logits (exact in float16)."""
 
-BATCHES = (0, 1, 2, 3, 4, 8)
-"""The batch sizes drawn (shape buckets; the smallest first, so examples shrink towards them)."""
+BATCHES = (0, 0, 1, 2, 3, 4, 8)
+"""The batch sizes drawn (shape buckets; the smallest first, so examples shrink towards them; empty
+batches twice as often as the others)."""
 CLASSES = (1, 2, 3, 4, 7, 20)
 """Class counts of rank-2 predictions."""
 CLASSES_RANK3 = (1, 2, 3, 5)
 """Class counts of rank-3 predictions (batch, steps, classes)."""
 STEPS = (1, 2, 3)
 """Sizes of the middle axis of rank-3 predictions."""
-
-PROFILE_PREFIX = "xentspec-"
-"""Hypothesis profile names of the suite are ``xentspec-<name>`` (the global registry is shared)."""
-
-PROFILES: dict[str, dict[str, Any]] = {
-    "smoke": {"max_examples": 10},
-    "default": {"max_examples": 30},
-    "ci": {"max_examples": 150},
-    "thorough": {"max_examples": 1500},
-}
-"""max_examples per settings profile (see :data:`METAMORPHIC_FACTOR` for the metamorphic laws)."""
-
-METAMORPHIC_FACTOR: dict[str, int] = {"smoke": 1, "default": 2, "ci": 1, "thorough": 2}
-"""Examples of a metamorphic law relative to max_examples, per suite profile (1 for other profiles).
-
-The laws need no certified truth, so under ``default`` and ``thorough`` they
-draw twice as many examples as the reference properties; under ``ci`` as
-many, which keeps the fifteen properties within the ``ci`` time budget."""
+LEAN = {"batches": (0, 1, 3), "classes": (1, 3), "classes_rank3": (3,), "steps": (2,)}
+"""The smaller bucket set of ``lean`` draws: for adapters in a worker process, whose backend may compile
+a program per shape (Keras on JAX), so that a run compiles a handful of shapes."""
 
 _DTYPE_POOL = ("float32", "float32", "float32", "float32", "float16", "float64")
 _MAX_PREDICTIONS = 160
-
-
-# --------------------------------------------------------------------------- settings profiles
-
-def register_profiles() -> None:
-    """Register the ``xentspec-smoke`` / ``-default`` / ``-ci`` / ``-thorough`` hypothesis settings profiles.
-
-    Deterministic (``derandomize=True``, ``database=None``; the runner also
-    pins a seed per test), no deadline (the reference's first answer for a
-    case may take tens of milliseconds; its disk cache serves reruns), one
-    reported bug per test (the verdict shows the minimal falsifying case).
-    """
-    common = dict(deadline=None, derandomize=True, database=None, report_multiple_bugs=False,
-                  print_blob=False,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                         HealthCheck.filter_too_much, HealthCheck.large_base_example])
-    for name, extra in PROFILES.items():
-        settings.register_profile(PROFILE_PREFIX + name, **common, **extra)
-
-
-def hypothesis_settings(name: str | None) -> settings:
-    """The settings of profile ``name`` (``default`` when None): a suite profile or any registered one.
-
-    Raises ValueError naming the known profiles for an unknown name.
-    """
-    register_profiles()
-    name = name or "default"
-    for candidate in (PROFILE_PREFIX + name, name):
-        try:
-            return settings.get_profile(candidate)
-        except Exception:  # hypothesis raises InvalidArgument for an unknown profile
-            continue
-    raise ValueError(f"unknown hypothesis profile {name!r}; the suite defines {', '.join(PROFILES)}")
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -153,72 +108,6 @@ def exact_floats(dtype: str, lo: float, hi: float) -> st.SearchStrategy[float]:
 
 def _array(draw: Any, dtype: str, shape: tuple[int, ...], lo: float, hi: float) -> np.ndarray:
     return draw(hnp.arrays(np.float64, shape, elements=exact_floats(dtype, lo, hi)))
-
-
-def _in(dtype: str, x: float) -> float:
-    """x rounded to ``dtype`` (as a float64 value)."""
-    with np.errstate(over="ignore"):
-        return float(np.asarray(x, dtype=np.float64).astype(dtype))
-
-
-def _neighbours(dtype: str, x: float) -> list[float]:
-    t = np.dtype(dtype).type
-    v = t(x)
-    return [float(np.nextafter(v, t(-np.inf))), float(v), float(np.nextafter(v, t(np.inf)))]
-
-
-def special_values(kind: str, dtype: str, *, nonfinite: bool = False, epsilon: float = 1e-7) -> tuple[float, ...]:
-    """Adversarial values of ``dtype`` for ``kind`` = ``probabilities``, ``logits`` or ``weights``.
-
-    Probabilities: 0, 1, 1/2, the clip bounds epsilon and 1 - epsilon (rounded
-    to the dtype, as every framework evaluates them) and their neighbours, the
-    smallest normal and subnormal. Logits: 0, +-1, the smallest subnormal, the
-    sigmoid clip thresholds +-log((1 - eps) / eps) and their neighbours, huge
-    values whose ``exp`` overflows. Weights: 0, 1, tiny and large. With
-    ``nonfinite``: NaN and both infinities too (a third of the pool).
-    """
-    fmt = get_format(dtype)
-    tiny, normal = fmt.min_subnormal, np.finfo(dtype).tiny
-    if kind == "probabilities":
-        vals = [0.0, 1.0, 0.5, float(normal), tiny, *_neighbours(dtype, epsilon),
-                *_neighbours(dtype, _in(dtype, 1.0 - epsilon))]
-        vals = [v for v in vals if 0.0 <= v <= 1.0]
-    elif kind == "logits":
-        threshold = float(np.log((1.0 - epsilon) / epsilon))
-        # Huge: exp overflows every dtype at 6e4; the reference certifies logits up to about 1e9
-        # in reasonable time (1e10 takes it tens of seconds, 1e20 cannot be certified).
-        vals = [0.0, 1.0, -1.0, tiny, -tiny, *_neighbours(dtype, threshold), *_neighbours(dtype, -threshold),
-                100.0, -100.0, 6e4, -6e4]
-    elif kind == "weights":
-        vals = [0.0, 1.0, _in("float32", 1e-30), 4.0, 1e3]
-    else:
-        raise ValueError(f"unknown kind {kind!r}")
-    vals = list(dict.fromkeys(vals))  # unique, in a fixed order (the first shrinks best)
-    if nonfinite:
-        vals += [float("nan"), float("inf"), float("-inf")] * 3  # a third of the picks
-    return tuple(vals)
-
-
-def _sprinkle(draw: Any, a: np.ndarray, pool: Sequence[float]) -> np.ndarray:
-    """``a`` with 1-3 entries replaced by values of ``pool``, in half of the draws (shrinks to none)."""
-    if a.size == 0 or not pool or not draw(st.booleans()):
-        return a
-    a = a.copy()
-    flat = a.reshape(-1)
-    for _ in range(draw(st.integers(1, 3))):
-        flat[draw(st.integers(0, flat.size - 1))] = draw(st.sampled_from(tuple(pool)))
-    return a
-
-
-def _ties(draw: Any, pred: np.ndarray, axis: int) -> np.ndarray:
-    """Now and then copy each row's maximum to another entry of the row (a tie for the argmax)."""
-    k = pred.shape[axis] if pred.ndim else 0
-    if pred.size == 0 or k < 2 or draw(st.integers(0, 5)) != 5:
-        return pred
-    moved = np.moveaxis(pred.copy(), axis, -1)
-    j = draw(st.integers(0, k - 1))
-    moved[..., j] = moved.max(axis=-1)
-    return np.moveaxis(moved, -1, axis)
 
 
 @dataclass(frozen=True)
@@ -247,6 +136,8 @@ class Layout:
         """The class axis as a non-negative index of y_pred."""
         return self.axis % self.rank
 
+    lean: bool = False
+
     @property
     def max_batch(self) -> int:
         """The largest batch that keeps y_pred within the size limit."""
@@ -254,29 +145,31 @@ class Layout:
 
     def batches(self, least: int = 0) -> tuple[int, ...]:
         """The batch buckets this layout may draw (at least ``least`` where the size limit allows)."""
-        pool = tuple(b for b in BATCHES if b <= self.max_batch)
+        pool = tuple(b for b in (LEAN["batches"] if self.lean else BATCHES) if b <= self.max_batch)
         return tuple(b for b in pool if b >= least) or pool[-1:]
 
 
 @st.composite
 def layouts(draw: Any, loss: str, form: str, profile: str, *, rank3: bool = True,
-            other_axis: bool = True, ranks: Sequence[int] = (2, 2, 2, 3), plain: bool = False) -> Layout:
+            other_axis: bool = True, ranks: Sequence[int] = (2, 2, 3), plain: bool = False,
+            lean: bool = False) -> Layout:
     """A class layout; rank 3 sometimes, with the class axis at 1 where the profile (and form) allow it.
 
     ``plain``: at least 2 classes and 2 steps, so that y_pred's last axis is never of size 1 (which
-    makes the loss classes squeeze or expand y_true and y_pred first).
+    makes the loss classes squeeze or expand y_true and y_pred first). ``lean``: the :data:`LEAN` buckets.
     """
     prof = get_profile(profile)
     rank = draw(st.sampled_from(tuple(r for r in ranks if rank3 or r == 2) or (2,)))
     least = 2 if plain else 1
+    pools = LEAN if lean else {"classes": CLASSES, "classes_rank3": CLASSES_RANK3, "steps": STEPS}
     if rank == 2:
-        return Layout(2, draw(st.sampled_from(tuple(k for k in CLASSES if k >= least))))
-    classes = draw(st.sampled_from(tuple(k for k in CLASSES_RANK3 if k >= least)))
-    steps = draw(st.sampled_from(tuple(t for t in STEPS if t >= least)))
+        return Layout(2, draw(st.sampled_from(tuple(k for k in pools["classes"] if k >= least))), lean=lean)
+    classes = draw(st.sampled_from(tuple(k for k in pools["classes_rank3"] if k >= least)))
+    steps = draw(st.sampled_from(tuple(t for t in pools["steps"] if t >= least) or (2,)))
     may_move = other_axis and not (loss == "binary_crossentropy" and form == "metric") and not (
         loss == "sparse_categorical_crossentropy" and prof.scce_axis != "any")
     axis = draw(st.sampled_from((-1, -1, 1, -2) if may_move else (-1,)))
-    return Layout(3, classes, steps, axis)
+    return Layout(3, classes, steps, axis, lean=lean)
 
 
 def _argmax_labels(pred: np.ndarray, axis: int) -> np.ndarray:
@@ -293,7 +186,7 @@ def _probabilities(draw: Any, dtype: str, shape: tuple[int, ...], ax: int, finit
         with np.errstate(invalid="ignore", divide="ignore"):
             norm = pred / pred.sum(axis=ax, keepdims=True)
         pred = np.where(np.isfinite(norm), norm, pred).astype(dtype).astype(np.float64)
-    pred = _sprinkle(draw, pred, pool)
+    pred = sprinkle(draw, pred, pool)
     if finite_rows and pred.size:
         # A row of zeros renormalises to 0/0: move one entry of such rows to 1.
         dead = np.moveaxis(pred.sum(axis=ax, keepdims=True) == 0, ax, -1)
@@ -303,19 +196,24 @@ def _probabilities(draw: Any, dtype: str, shape: tuple[int, ...], ax: int, finit
     return pred
 
 
+def _one_in(draw: Any, n: int) -> bool:
+    """True once in ``n`` draws (shrinks to False)."""
+    return draw(st.integers(0, n - 1)) == n - 1
+
+
 def _sparse_labels(draw: Any, pred: np.ndarray, layout: Layout, batch: int, mode: str, out_of_range: bool,
-                   ignore_class: int | None, column: bool) -> np.ndarray:
+                   ignore_class: int | None, column: bool, edges: bool = False) -> np.ndarray:
     K, lshape, ax = layout.classes, layout.loss_shape(batch), layout.class_axis
     if mode == "argmax":
         y_true = _argmax_labels(pred, ax)
     else:
         y_true = draw(hnp.arrays(np.int64, lshape, elements=st.integers(0, K - 1)))
-    if out_of_range and y_true.size and draw(st.integers(0, 9)) == 9:  # rare; shrinks to no
+    if out_of_range and y_true.size and _one_in(draw, 2 if edges else 10):  # rare; shrinks to no
         y_true = y_true.copy()
         y_true.reshape(-1)[draw(st.integers(0, y_true.size - 1))] = draw(st.sampled_from((K, -1, -100, K + 3)))
     if ignore_class is not None and y_true.size:
         # A third of the entries ignored, or (one draw in five) every entry: the all-masked mean.
-        if draw(st.integers(0, 4)) == 4:
+        if _one_in(draw, 2 if edges else 5):
             hit = np.ones(lshape, dtype=bool)
         else:
             hit = draw(hnp.arrays(np.bool_, lshape, elements=st.integers(0, 2).map(lambda i: i == 2)))
@@ -325,18 +223,30 @@ def _sparse_labels(draw: Any, pred: np.ndarray, layout: Layout, batch: int, mode
     return y_true
 
 
+def _saturated(loss: str, y_true: np.ndarray, layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
+    """Predictions equal to the hard labels: every loss is decided by the clip bounds alone."""
+    if loss != "sparse_categorical_crossentropy":
+        return np.asarray(y_true, dtype=np.float64).copy()
+    ax, K = layout.class_axis, layout.classes
+    labels = y_true.reshape(layout.loss_shape(shape[0]))
+    one_hot = np.eye(K)[np.clip(labels, 0, K - 1)] * ((labels >= 0) & (labels < K))[..., None]
+    return np.moveaxis(one_hot, -1, ax).astype(np.float64)
+
+
 @st.composite
 def inputs(draw: Any, loss: str, dtype: str, from_logits: bool, layout: Layout, batch: int, *,
            out_of_range: bool = True, ignore_class: int | None = None, weights: str | None = None,
            finite_rows: bool = False, adversarial: bool = True, nonfinite: bool = False,
-           label_column: bool = False, epsilon: float = 1e-7) -> Inputs:
+           label_column: bool = False, epsilon: float = 1e-7, edges: bool = False) -> Inputs:
     """One call's arrays for ``loss`` in ``dtype`` (exact values), labels consistent with ``layout``.
 
     ``weights``: None, ``scalar``, ``sample`` ``(B,)``, ``column`` ``(B, 1)`` or
     ``element`` (the loss shape). ``finite_rows`` keeps probability rows away
     from an all-zero sum (no NaN results; for the metamorphic laws).
     ``adversarial`` sprinkles :func:`special_values` (NaN and infinities too
-    with ``nonfinite``); ``label_column`` gives sparse labels a size-1 class axis.
+    with ``nonfinite``); ``label_column`` gives sparse labels a size-1 class axis;
+    ``edges`` makes the rare corners (out-of-range labels, every entry ignored,
+    a non-finite prediction, predictions equal to the labels) happen half of the time.
     """
     shape = layout.pred_shape(batch)
     ax = layout.class_axis
@@ -347,16 +257,21 @@ def inputs(draw: Any, loss: str, dtype: str, from_logits: bool, layout: Layout, 
     pool = special_values(kind, dtype, nonfinite=nonfinite, epsilon=epsilon) if adversarial else ()
     if from_logits:
         scale = draw(st.sampled_from(LOGIT_SCALES))
-        pred = _sprinkle(draw, _array(draw, dtype, shape, -scale, scale), pool)
+        pred = sprinkle(draw, _array(draw, dtype, shape, -scale, scale), pool)
     else:
         pred = _probabilities(draw, dtype, shape, ax, finite_rows, pool)
     if adversarial:
-        pred = _ties(draw, pred, ax)
+        pred = ties(draw, pred, ax)
+    if nonfinite and pred.size and _one_in(draw, 2 if edges else 6):
+        # One entry -inf (harmless to a gathered log-softmax, NaN in a one-hot product), inf or NaN.
+        pred = pred.copy()
+        pred.reshape(-1)[draw(st.integers(0, pred.size - 1))] = draw(st.sampled_from(
+            (-np.inf, -np.inf, np.inf, np.nan)))
     mode = draw(st.sampled_from(("random", "random", "argmax", "soft") if loss != LOSSES[0] else
                                 ("random", "random", "argmax")))
     lshape = layout.loss_shape(batch)
     if loss == "sparse_categorical_crossentropy":
-        y_true = _sparse_labels(draw, pred, layout, batch, mode, out_of_range, ignore_class, label_column)
+        y_true = _sparse_labels(draw, pred, layout, batch, mode, out_of_range, ignore_class, label_column, edges)
     elif loss == "categorical_crossentropy":
         if mode == "soft":
             y_true = _array(draw, dtype, shape, 0.0, 1.0)
@@ -371,12 +286,14 @@ def inputs(draw: Any, loss: str, dtype: str, from_logits: bool, layout: Layout, 
             y_true = (np.nan_to_num(pred) > (0.0 if from_logits else 0.5)).astype(np.float64)
         else:
             y_true = draw(hnp.arrays(np.float64, shape, elements=st.sampled_from((0.0, 1.0))))
+    if adversarial and not from_logits and mode != "soft" and pred.size and _one_in(draw, 2 if edges else 6):
+        pred = _saturated(loss, y_true, layout, shape)
     sw = None
     if weights is not None:
         wshape = {"scalar": (), "sample": (batch,), "column": (batch, 1), "element": lshape}[weights]
         sw = _array(draw, "float32", wshape, 0.0, 4.0)
         if adversarial:
-            sw = _sprinkle(draw, sw, special_values("weights", "float32"))
+            sw = sprinkle(draw, sw, special_values("weights", "float32"))
     return Inputs(y_true=np.asarray(y_true), y_pred=pred, sample_weight=sw)
 
 
@@ -403,8 +320,8 @@ def cases(draw: Any, profile: str, *, case_id: str = "property/case",
           updates: tuple[int, int] = (1, 3), finite_rows: bool = False, adversarial: bool = True,
           nonfinite: bool = False, weight_kinds: Sequence[str] | None = None,
           require_ignore_class: bool = False, require_weights: bool = False, require_smoothing: bool = False,
-          smoothing_values: Sequence[float] = (0.1, 0.2, 0.5, 1.0, 0.05), ranks: Sequence[int] = (2, 2, 2, 3),
-          plain: bool = False) -> Case:
+          smoothing_values: Sequence[float] = (0.1, 0.2, 0.5, 1.0, 0.05), ranks: Sequence[int] = (2, 2, 3),
+          plain: bool = False, lean: bool = False, edges: bool = False) -> Case:
     """A valid :class:`Case` for ``profile`` (see the module docstring); keywords narrow the draw.
 
     ``reductions`` restricts the loss form's reductions (default: every one the
@@ -419,7 +336,8 @@ def cases(draw: Any, profile: str, *, case_id: str = "property/case",
     form = draw(st.sampled_from(tuple(forms)))
     dtype = draw(dtypes(allowed_dtypes))
     logits = draw(st.booleans()) if from_logits is None else from_logits
-    layout = draw(layouts(loss, form, profile, rank3=rank3, other_axis=other_axis, ranks=ranks, plain=plain))
+    layout = draw(layouts(loss, form, profile, rank3=rank3, other_axis=other_axis, ranks=ranks, plain=plain,
+                          lean=lean))
     params: dict[str, Any] = {}
     if logits:
         params["from_logits"] = True
@@ -444,12 +362,14 @@ def cases(draw: Any, profile: str, *, case_id: str = "property/case",
                  if (k != "element" or layout.rank == 3) and (weight_kinds is None or k in weight_kinds)]
         if kinds:
             wkind = draw(st.sampled_from(kinds))
-    column = sparse and draw(st.integers(0, 5)) == 5
+    column = sparse and _one_in(draw, 6)
 
     def draw_inputs(batch: int) -> Inputs:
+        if edges and 0 in batches and _one_in(draw, 3):
+            batch = 0
         return draw(inputs(loss, dtype, logits, layout, batch, out_of_range=out_of_range, ignore_class=ic,
                            weights=wkind, finite_rows=finite_rows, adversarial=adversarial,
-                           nonfinite=nonfinite, label_column=column, epsilon=prof.epsilon))
+                           nonfinite=nonfinite, label_column=column, epsilon=prof.epsilon, edges=edges))
 
     batches = layout.batches(min_batch)
     single = steps = None

@@ -100,6 +100,15 @@ def test_matches_reference(xentspec_property: PropertyRun, loss: str) -> None:
     run.explore(SHORT[loss], S.cases(run.profile, nonfinite=True, **run.limits(losses=[loss])), against_reference)
 
 
+@pytest.mark.parametrize("loss", list(SHORT), ids=list(SHORT.values()))
+def test_matches_reference_at_edges(xentspec_property: PropertyRun, loss: str) -> None:
+    """The same, with the rare corners half of the time: out-of-range labels, every entry ignored, a
+    non-finite prediction, predictions equal to the labels (the clip bounds decide), empty batches."""
+    run = xentspec_property
+    run.explore(SHORT[loss], S.cases(run.profile, nonfinite=True, edges=True, **run.limits(losses=[loss])),
+                against_reference)
+
+
 # --------------------------------------------------------------------------- invariances
 
 def _shifted(case: Case) -> st.SearchStrategy[tuple[Case, Case]]:

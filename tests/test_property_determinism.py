@@ -84,5 +84,5 @@ def test_property_verdicts_same_cold_warm_and_with_more_imports(tmp_path: Path) 
     assert any(cache.rglob("*.json")), "the cold run wrote no reference cache"
     warm = _verdicts(tmp_path, cache, "warm")
     more = _verdicts(tmp_path, cache, "imports", "-p", "xentspec_float_literals")
-    assert len(cold) == 4 and all(v[0] == "passed" and v[1] for v in cold.values()), cold
+    assert len(cold) == 5 and all(v[0] == "passed" and v[1] for v in cold.values()), cold
     assert cold == warm == more

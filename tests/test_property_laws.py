@@ -40,7 +40,7 @@ def test_every_property_passes_on_the_kernel_under_every_profile(tmp_path: Path)
                           cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     verdicts = json.loads((out / "report.json").read_text(encoding="utf-8"))["verdicts"]
-    assert len(verdicts) == 15 * len(PROFILES)
+    assert len(verdicts) == 18 * len(PROFILES)
     for v in verdicts:
         assert v["adapter"] == f"kernel-{v['profile']}"
         why = SKIPPED.get((v["profile"], v["case"]))

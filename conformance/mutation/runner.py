@@ -140,8 +140,13 @@ class _Capture:
 
 
 def analyse(report: dict, mutants: Sequence[type[Mutant]], exit_status: int, hypothesis_profile: str,
-            seed: int) -> MutationRun:
-    """Per mutant, the failing cases and properties (those failing on its profile's control excluded)."""
+            seed: int, shared: bool = False) -> MutationRun:
+    """Per mutant, the failing cases and properties (those failing on its profile's control excluded).
+
+    In a shared run a property's examples that fail on the control are skipped
+    for the mutants already, so a property failing on the control is not
+    excluded as a whole (a spec case still is).
+    """
     controls = {c.profile: c().name for c in controls_for(mutants)}
     control_bad = {p: {v["case"] for v in report["verdicts"] if v["adapter"] == name and v["outcome"] in FAILING}
                    for p, name in controls.items()}
@@ -149,7 +154,7 @@ def analyse(report: dict, mutants: Sequence[type[Mutant]], exit_status: int, hyp
     for cls in mutants:
         m = cls()
         r = MutantResult(m.name, spec_of(cls), m.profile, m.bug, tuple(m.sources), m.blind)
-        excluded = control_bad.get(m.profile, set())
+        excluded = {c for c in control_bad.get(m.profile, set()) if not (shared and c.startswith("property/"))}
         for v in report["verdicts"]:
             if v["adapter"] != m.name or v["outcome"] not in FAILING or v["case"] in excluded:
                 continue
@@ -180,4 +185,4 @@ def run_mutation(out: str, *, mutants: Sequence[type[Mutant]] = MUTANTS, hypothe
     if capture.report is None:
         raise RuntimeError(f"the mutation run produced no report (pytest exit status {status}); "
                            f"see {os.path.join(out, 'pytest.log')}")
-    return analyse(capture.report, mutants, status, hypothesis_profile, seed)
+    return analyse(capture.report, mutants, status, hypothesis_profile, seed, shared=not separate)
