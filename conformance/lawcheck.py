@@ -66,6 +66,10 @@ def scales(case: Case, profile: str) -> np.ndarray | str:
                             dtype=np.float64).reshape(np.shape(elems))
     except RefError as err:
         out = err.category
+    except (ArithmeticError, ValueError) as exc:
+        # The semantic layer cannot evaluate the case (a reference defect, e.g. an overflow): a law
+        # cannot set its budgets then, so its example is rejected; matches-reference reports the defect.
+        out = _Unjudgeable(f"{type(exc).__name__}: {exc}")
     _MEMO[key] = out
     if len(_MEMO) > _MEMO_SIZE:
         _MEMO.popitem(last=False)
@@ -84,6 +88,10 @@ def _truth(run: Any, case: Case) -> Any:
         if len(_TRUTHS) > 64:
             _TRUTHS.popitem(last=False)
     return hit
+
+
+class _Unjudgeable(str):
+    """The reference's semantic layer failed on a case (not an error category of the profile)."""
 
 
 def against_reference(run: Any, case: Case) -> dict:
@@ -116,6 +124,8 @@ class Side:
 def side(run: Any, case: Case) -> Side:
     """Evaluate ``case`` on the adapter and bound each element's error (see the module docstring)."""
     ref = scales(case, run.profile)
+    if isinstance(ref, _Unjudgeable):
+        reject()
     outcome = run.evaluate(case)
     if outcome.status == "raised":
         return Side("error", category=outcome.category or f"unclassified {outcome.exc_type}: {outcome.message}",

@@ -51,6 +51,7 @@ and switches off hypothesis' draws of module literals,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -60,7 +61,7 @@ from hypothesis.extra import numpy as hnp
 from xentspec.spec.case import LOSSES, Case, Inputs, Step
 from xentspec.spec.profiles import get_profile
 
-from .adversarial import special_values, sprinkle, ties
+from .adversarial import BOOLS, ints, one_of, special_values, sprinkle, ties
 from .caseyaml import case_yaml, weight_dtype
 from .hsettings import METAMORPHIC_FACTOR, PROFILE_PREFIX, PROFILES, hypothesis_settings, register_profiles
 
@@ -95,19 +96,40 @@ def dtypes(allowed: Iterable[str] = ("float16", "float32", "float64")) -> st.Sea
     pool = [d for d in _DTYPE_POOL if d in set(allowed)]
     if not pool:
         raise ValueError(f"no dtype of {sorted(set(_DTYPE_POOL))} is allowed")
-    return st.sampled_from(pool)
+    return one_of(tuple(pool))
 
 
 _WIDTH = {"float16": 16, "float32": 32, "float64": 64}
 
 
+@lru_cache(maxsize=None)
 def exact_floats(dtype: str, lo: float, hi: float) -> st.SearchStrategy[float]:
     """Finite Python floats in [lo, hi] that are exact values of ``dtype`` (bounds must be exact too)."""
     return st.floats(min_value=lo, max_value=hi, width=_WIDTH[dtype], allow_nan=False, allow_infinity=False)
 
 
 def _array(draw: Any, dtype: str, shape: tuple[int, ...], lo: float, hi: float) -> np.ndarray:
-    return draw(hnp.arrays(np.float64, shape, elements=exact_floats(dtype, lo, hi)))
+    return draw(_float_arrays(dtype, shape, lo, hi))
+
+
+@lru_cache(maxsize=4096)
+def _float_arrays(dtype: str, shape: tuple[int, ...], lo: float, hi: float) -> st.SearchStrategy[np.ndarray]:
+    return hnp.arrays(np.float64, shape, elements=exact_floats(dtype, lo, hi))
+
+
+@lru_cache(maxsize=4096)
+def _int_arrays(shape: tuple[int, ...], lo: int, hi: int) -> st.SearchStrategy[np.ndarray]:
+    return hnp.arrays(np.int64, shape, elements=ints(lo, hi))
+
+
+@lru_cache(maxsize=4096)
+def _mask_arrays(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    return hnp.arrays(np.bool_, shape, elements=ints(0, 2).map(lambda i: i == 2))  # a third True
+
+
+@lru_cache(maxsize=4096)
+def _hard_arrays(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    return hnp.arrays(np.float64, shape, elements=one_of((0.0, 1.0)))
 
 
 @dataclass(frozen=True)
@@ -159,16 +181,16 @@ def layouts(draw: Any, loss: str, form: str, profile: str, *, rank3: bool = True
     makes the loss classes squeeze or expand y_true and y_pred first). ``lean``: the :data:`LEAN` buckets.
     """
     prof = get_profile(profile)
-    rank = draw(st.sampled_from(tuple(r for r in ranks if rank3 or r == 2) or (2,)))
+    rank = draw(one_of(tuple(r for r in ranks if rank3 or r == 2) or (2,)))
     least = 2 if plain else 1
     pools = LEAN if lean else {"classes": CLASSES, "classes_rank3": CLASSES_RANK3, "steps": STEPS}
     if rank == 2:
-        return Layout(2, draw(st.sampled_from(tuple(k for k in pools["classes"] if k >= least))), lean=lean)
-    classes = draw(st.sampled_from(tuple(k for k in pools["classes_rank3"] if k >= least)))
-    steps = draw(st.sampled_from(tuple(t for t in pools["steps"] if t >= least) or (2,)))
+        return Layout(2, draw(one_of(tuple(k for k in pools["classes"] if k >= least))), lean=lean)
+    classes = draw(one_of(tuple(k for k in pools["classes_rank3"] if k >= least)))
+    steps = draw(one_of(tuple(t for t in pools["steps"] if t >= least) or (2,)))
     may_move = other_axis and not (loss == "binary_crossentropy" and form == "metric") and not (
         loss == "sparse_categorical_crossentropy" and prof.scce_axis != "any")
-    axis = draw(st.sampled_from((-1, -1, 1, -2) if may_move else (-1,)))
+    axis = draw(one_of((-1, -1, 1, -2) if may_move else (-1,)))
     return Layout(3, classes, steps, axis, lean=lean)
 
 
@@ -180,9 +202,9 @@ def _argmax_labels(pred: np.ndarray, axis: int) -> np.ndarray:
 
 def _probabilities(draw: Any, dtype: str, shape: tuple[int, ...], ax: int, finite_rows: bool,
                    pool: Sequence[float]) -> np.ndarray:
-    top = draw(st.sampled_from((1.0, 1.0, 1.0, 4.0)))
+    top = draw(one_of((1.0, 1.0, 1.0, 4.0)))
     pred = _array(draw, dtype, shape, 0.0, top)
-    if draw(st.sampled_from((False, False, False, True))) and pred.size:
+    if draw(one_of((False, False, False, True))) and pred.size:
         with np.errstate(invalid="ignore", divide="ignore"):
             norm = pred / pred.sum(axis=ax, keepdims=True)
         pred = np.where(np.isfinite(norm), norm, pred).astype(dtype).astype(np.float64)
@@ -198,7 +220,7 @@ def _probabilities(draw: Any, dtype: str, shape: tuple[int, ...], ax: int, finit
 
 def _one_in(draw: Any, n: int) -> bool:
     """True once in ``n`` draws (shrinks to False)."""
-    return draw(st.integers(0, n - 1)) == n - 1
+    return draw(ints(0, n - 1)) == n - 1
 
 
 def _sparse_labels(draw: Any, pred: np.ndarray, layout: Layout, batch: int, mode: str, out_of_range: bool,
@@ -207,16 +229,16 @@ def _sparse_labels(draw: Any, pred: np.ndarray, layout: Layout, batch: int, mode
     if mode == "argmax":
         y_true = _argmax_labels(pred, ax)
     else:
-        y_true = draw(hnp.arrays(np.int64, lshape, elements=st.integers(0, K - 1)))
+        y_true = draw(_int_arrays(lshape, 0, K - 1))
     if out_of_range and y_true.size and _one_in(draw, 2 if edges else 10):  # rare; shrinks to no
         y_true = y_true.copy()
-        y_true.reshape(-1)[draw(st.integers(0, y_true.size - 1))] = draw(st.sampled_from((K, -1, -100, K + 3)))
+        y_true.reshape(-1)[draw(ints(0, y_true.size - 1))] = draw(one_of((K, -1, -100, K + 3)))
     if ignore_class is not None and y_true.size:
         # A third of the entries ignored, or (one draw in five) every entry: the all-masked mean.
         if _one_in(draw, 2 if edges else 5):
             hit = np.ones(lshape, dtype=bool)
         else:
-            hit = draw(hnp.arrays(np.bool_, lshape, elements=st.integers(0, 2).map(lambda i: i == 2)))
+            hit = draw(_mask_arrays(lshape))
         y_true = np.where(hit, ignore_class, y_true).astype(np.int64)
     if column:
         y_true = np.expand_dims(y_true, ax)  # the label column: a size-1 class axis
@@ -256,7 +278,7 @@ def inputs(draw: Any, loss: str, dtype: str, from_logits: bool, layout: Layout, 
     nonfinite = nonfinite and not (loss == LOSSES[0] and not from_logits)
     pool = special_values(kind, dtype, nonfinite=nonfinite, epsilon=epsilon) if adversarial else ()
     if from_logits:
-        scale = draw(st.sampled_from(LOGIT_SCALES))
+        scale = draw(one_of(LOGIT_SCALES))
         pred = sprinkle(draw, _array(draw, dtype, shape, -scale, scale), pool)
     else:
         pred = _probabilities(draw, dtype, shape, ax, finite_rows, pool)
@@ -265,9 +287,9 @@ def inputs(draw: Any, loss: str, dtype: str, from_logits: bool, layout: Layout, 
     if nonfinite and pred.size and _one_in(draw, 2 if edges else 6):
         # One entry -inf (harmless to a gathered log-softmax, NaN in a one-hot product), inf or NaN.
         pred = pred.copy()
-        pred.reshape(-1)[draw(st.integers(0, pred.size - 1))] = draw(st.sampled_from(
+        pred.reshape(-1)[draw(ints(0, pred.size - 1))] = draw(one_of(
             (-np.inf, -np.inf, np.inf, np.nan)))
-    mode = draw(st.sampled_from(("random", "random", "argmax", "soft") if loss != LOSSES[0] else
+    mode = draw(one_of(("random", "random", "argmax", "soft") if loss != LOSSES[0] else
                                 ("random", "random", "argmax")))
     lshape = layout.loss_shape(batch)
     if loss == "sparse_categorical_crossentropy":
@@ -277,7 +299,7 @@ def inputs(draw: Any, loss: str, dtype: str, from_logits: bool, layout: Layout, 
             y_true = _array(draw, dtype, shape, 0.0, 1.0)
         else:
             idx = _argmax_labels(pred, ax) if mode == "argmax" else draw(
-                hnp.arrays(np.int64, lshape, elements=st.integers(0, layout.classes - 1)))
+                _int_arrays(lshape, 0, layout.classes - 1))
             y_true = np.moveaxis(np.eye(layout.classes)[idx], -1, ax) if idx.size else np.zeros(shape)
     else:
         if mode == "soft":
@@ -285,7 +307,7 @@ def inputs(draw: Any, loss: str, dtype: str, from_logits: bool, layout: Layout, 
         elif mode == "argmax":
             y_true = (np.nan_to_num(pred) > (0.0 if from_logits else 0.5)).astype(np.float64)
         else:
-            y_true = draw(hnp.arrays(np.float64, shape, elements=st.sampled_from((0.0, 1.0))))
+            y_true = draw(_hard_arrays(shape))
     if adversarial and not from_logits and mode != "soft" and pred.size and _one_in(draw, 2 if edges else 6):
         pred = _saturated(loss, y_true, layout, shape)
     sw = None
@@ -302,10 +324,10 @@ def inputs(draw: Any, loss: str, dtype: str, from_logits: bool, layout: Layout, 
 def _metric_steps(draw: Any, n: int, draw_inputs: Any, batches: tuple[int, ...]) -> tuple[Step, ...]:
     built: list[Step] = []
     for i in range(n):
-        built.append(Step("update", draw_inputs(draw(st.sampled_from(batches)))))
-        if i == n - 1 or draw(st.booleans()):
+        built.append(Step("update", draw_inputs(draw(one_of(tuple(batches))))))
+        if i == n - 1 or draw(BOOLS):
             built.append(Step("result"))
-            if i < n - 1 and draw(st.integers(0, 3)) == 3:
+            if i < n - 1 and draw(ints(0, 3)) == 3:
                 built.append(Step("reset"))
     return tuple(built)
 
@@ -332,10 +354,10 @@ def cases(draw: Any, profile: str, *, case_id: str = "property/case",
     y_pred ranks; ``plain`` see :func:`layouts`.
     """
     prof = get_profile(profile)
-    loss = draw(st.sampled_from(tuple(losses)))
-    form = draw(st.sampled_from(tuple(forms)))
+    loss = draw(one_of(tuple(losses)))
+    form = draw(one_of(tuple(forms)))
     dtype = draw(dtypes(allowed_dtypes))
-    logits = draw(st.booleans()) if from_logits is None else from_logits
+    logits = draw(BOOLS) if from_logits is None else from_logits
     layout = draw(layouts(loss, form, profile, rank3=rank3, other_axis=other_axis, ranks=ranks, plain=plain,
                           lean=lean))
     params: dict[str, Any] = {}
@@ -347,21 +369,21 @@ def cases(draw: Any, profile: str, *, case_id: str = "property/case",
         pool = [r for r in prof.reductions if reductions is None or r in reductions]
         if not pool:
             raise ValueError(f"profile {profile} accepts none of the reductions {reductions}")
-        params["reduction"] = draw(st.sampled_from(pool))
+        params["reduction"] = draw(one_of(tuple(pool)))
     ic = None
     sparse = loss == "sparse_categorical_crossentropy"
     allows_ic = prof.metric_ignore_class if form == "metric" else prof.ignore_class
-    if sparse and ignore_class and allows_ic and (require_ignore_class or draw(st.booleans())):
-        ic = draw(st.sampled_from((0, -1, layout.classes - 1, 255)))
+    if sparse and ignore_class and allows_ic and (require_ignore_class or draw(BOOLS)):
+        ic = draw(one_of((0, -1, layout.classes - 1, 255)))
         params["ignore_class"] = ic
-    if not sparse and label_smoothing and (require_smoothing or draw(st.integers(0, 2)) == 2):
-        params["label_smoothing"] = draw(st.sampled_from(tuple(smoothing_values)))
+    if not sparse and label_smoothing and (require_smoothing or draw(ints(0, 2)) == 2):
+        params["label_smoothing"] = draw(one_of(tuple(smoothing_values)))
     wkind = None
-    if weights and form != "function" and (require_weights or draw(st.booleans())):
+    if weights and form != "function" and (require_weights or draw(BOOLS)):
         kinds = [k for k in ("scalar", "sample", "column", "element")
                  if (k != "element" or layout.rank == 3) and (weight_kinds is None or k in weight_kinds)]
         if kinds:
-            wkind = draw(st.sampled_from(kinds))
+            wkind = draw(one_of(tuple(kinds)))
     column = sparse and _one_in(draw, 6)
 
     def draw_inputs(batch: int) -> Inputs:
@@ -374,8 +396,8 @@ def cases(draw: Any, profile: str, *, case_id: str = "property/case",
     batches = layout.batches(min_batch)
     single = steps = None
     if form == "metric":
-        steps = _metric_steps(draw, draw(st.integers(*updates)), draw_inputs, batches)
+        steps = _metric_steps(draw, draw(ints(*updates)), draw_inputs, batches)
     else:
-        single = draw_inputs(draw(st.sampled_from(batches)))
+        single = draw_inputs(draw(one_of(tuple(batches))))
     return Case(id=case_id, loss=loss, form=form, dtype=dtype, params=params, profiles=(profile,),
                 inputs=single, steps=steps, tags=("property",))
