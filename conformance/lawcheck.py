@@ -13,7 +13,9 @@ truth can have given the result, ``|got| + budget * ulp(got)``; the condition
 its truth. The semantic layer also decides where a law applies: where the
 profile rejects exactly one side of a pair (an invalid shape only at one
 batch size, say), the example is rejected; where it rejects both, the adapter
-must raise the same error category on both.
+must raise the same error category on both; where the semantic layer itself
+fails (an arithmetic error: a reference defect), the example is rejected and
+matches-reference reports the defect.
 
 The semantic layer's answers are memoised in-process by case content and
 profile (:func:`scales`): a mutation run draws the same cases for every
@@ -50,6 +52,10 @@ def _key(case: Case, profile: str) -> str:
     return case_key(case, get_profile(profile), "semantics", REFERENCE_VERSION)
 
 
+class _Unjudgeable(str):
+    """The reference's semantic layer failed on a case (not an error category of the profile)."""
+
+
 def scales(case: Case, profile: str) -> np.ndarray | str:
     """The condition scales of the case's outputs (float array), or the error category the profile raises."""
     key = _key(case, profile)
@@ -66,7 +72,7 @@ def scales(case: Case, profile: str) -> np.ndarray | str:
                             dtype=np.float64).reshape(np.shape(elems))
     except RefError as err:
         out = err.category
-    except (ArithmeticError, ValueError) as exc:
+    except ArithmeticError as exc:
         # The semantic layer cannot evaluate the case (a reference defect, e.g. an overflow): a law
         # cannot set its budgets then, so its example is rejected; matches-reference reports the defect.
         out = _Unjudgeable(f"{type(exc).__name__}: {exc}")
@@ -88,10 +94,6 @@ def _truth(run: Any, case: Case) -> Any:
         if len(_TRUTHS) > 64:
             _TRUTHS.popitem(last=False)
     return hit
-
-
-class _Unjudgeable(str):
-    """The reference's semantic layer failed on a case (not an error category of the profile)."""
 
 
 def against_reference(run: Any, case: Case) -> dict:
