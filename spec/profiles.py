@@ -69,6 +69,8 @@ CHOICES: Mapping[str, tuple | type] = MappingProxyType({
     "rank_match": ("expand_rank1", "squeeze"),
     "scce_label_shape": ("strict", "flatten"),
     "bce_shapes": ("equal", "broadcast"),
+    "subnormals": ("kept", "flushed"),
+    "sparse_mask_float64": ("float64", "float32"),
 })
 
 KNOWN_REDUCTIONS = ("auto", "sum_over_batch_size", "sum", "none", "mean", "mean_with_sample_weight")

@@ -154,3 +154,47 @@ def test_no_builtin_deselects_properties_and_bad_profile_is_a_usage_error(tmp_pa
     assert proc.returncode == 0 and "deselected" in proc.stdout, proc.stdout + proc.stderr
     bad = _pytest(tmp_path, "--adapter", "numpy", "--xentspec-hypothesis-profile", "nope", "-k", "properties")
     assert bad.returncode != 0 and "unknown hypothesis profile" in bad.stdout + bad.stderr
+
+
+PICKY = '''\
+import numpy as np
+from xentspec.adapters.numpy_adapter import NumpyAdapter
+
+
+class Picky(NumpyAdapter):
+    """The numpy kernel, except that it refuses any batch of more than one row (a known fault)."""
+
+    name = "picky"
+
+    def evaluate(self, case, profile):
+        inputs = [case.inputs] if case.inputs is not None else [s.inputs for s in case.steps if s.inputs]
+        if any(np.ndim(i.y_pred) >= 1 and np.shape(i.y_pred)[0] > 1 for i in inputs):
+            raise RuntimeError("picky refuses batches of more than one row")
+        return super().evaluate(case, profile)
+'''
+
+
+def test_property_expectation_stating_its_failure_rejects_those_examples(tmp_path: Path) -> None:
+    """An entry for property ids with ``fails`` rejects the examples failing that way; the property goes on
+    (and still fails on any other failure); without the entry the same run fails."""
+    (tmp_path / "picky.py").write_text(PICKY, encoding="utf-8")
+    args = ("--adapter", "picky.py:Picky", "-k", "test_matches_reference and bce and not edges", "--xentspec-no-html")
+    bare = _pytest(tmp_path, *args, "--xentspec-report", str(tmp_path / "bare"))
+    assert bare.returncode == 1 and "picky refuses" in bare.stdout, bare.stdout + bare.stderr
+    (tmp_path / "exp.yaml").write_text(
+        '- case: "property/*"\n  reason: "batches of one row only"\n'
+        '  fails: {error: unclassified, message: "picky refuses"}\n', encoding="utf-8")
+    known = _pytest(tmp_path, *args, "--expectations", str(tmp_path / "exp.yaml"),
+                    "--xentspec-report", str(tmp_path / "known"))
+    assert known.returncode == 0, known.stdout + known.stderr
+    [v] = json.loads((tmp_path / "known" / "report.json").read_text(encoding="utf-8"))["verdicts"]
+    assert v["outcome"] == "passed"
+    n = int(v["reason"].split("; ", 1)[1].split(" examples rejected as the known deviation")[0])
+    assert n > 0 and "batches of one row only" in v["reason"]
+    # A stated failure that does not match (another message) rejects nothing: the run fails again.
+    (tmp_path / "other.yaml").write_text(
+        '- case: "property/*"\n  reason: "x"\n  fails: {error: unclassified, message: "something else"}\n',
+        encoding="utf-8")
+    other = _pytest(tmp_path, *args, "--expectations", str(tmp_path / "other.yaml"),
+                    "--xentspec-report", str(tmp_path / "other"))
+    assert other.returncode == 1, other.stdout + other.stderr

@@ -48,3 +48,24 @@ def test_every_property_passes_on_the_kernel_under_every_profile(tmp_path: Path)
             assert v["outcome"] == "skipped" and why in (v["reason"] or ""), v
         else:
             assert v["outcome"] == "passed" and v["property"]["examples"] >= 5, v
+
+
+def test_subnormal_inputs_are_not_judged_under_a_flushing_profile() -> None:
+    """XLA and TF CPU kernels flush subnormals (choice ``subnormals``), which the reference does not model:
+    a drawn example with a subnormal input in the compute dtype is rejected there, and only there."""
+    import numpy as np
+
+    from xentspec.conformance.lawcheck import flushed_subnormals
+    from xentspec.spec.case import Case, Inputs
+
+    def case(dtype: str, p: float) -> Case:
+        return Case(id="t", loss="categorical_crossentropy", form="function", dtype=dtype, params={},
+                    profiles=("keras3",), inputs=Inputs(y_true=np.array([[1.0, 0.0]]), y_pred=np.array([[p, 0.5]])))
+
+    sub32 = float(np.finfo(np.float32).tiny) / 2
+    assert flushed_subnormals(case("float32", sub32), "keras3-tensorflow")
+    assert flushed_subnormals(case("float32", sub32), "keras3-jax") and flushed_subnormals(case("float32", sub32), "tf-keras")
+    assert not flushed_subnormals(case("float32", sub32), "keras3")
+    assert not flushed_subnormals(case("float32", sub32), "keras3-torch")
+    assert not flushed_subnormals(case("float32", float(np.finfo(np.float32).tiny)), "keras3-tensorflow")
+    assert not flushed_subnormals(case("float16", 2.0 ** -20), "keras3-tensorflow")  # float16 runs in float32

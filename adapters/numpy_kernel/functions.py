@@ -292,8 +292,12 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
     Returns an array of y_pred's dtype (float32 for integer input).
     """
     res = scce_core(y_true, y_pred, from_logits, ignore_class, axis, profile=profile)
-    if res.dtype in ("float16", "bfloat16") and resolve_profile(profile).sparse_half_result == "float32":
+    prof = resolve_profile(profile)
+    if res.dtype in ("float16", "bfloat16") and prof.sparse_half_result == "float32":
         # The backend multiplies the log-probabilities by a float32 one_hot: a float32 result.
+        return P.storage_result(res.values, "float32")
+    if res.dtype == "float64" and ignore_class is not None and prof.sparse_mask_float64 == "float32":
+        # numpy backend: where(valid, res, 0.0) demotes the float64 losses to float32.
         return P.storage_result(res.values, "float32")
     return _finish(res)
 
