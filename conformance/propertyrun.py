@@ -83,7 +83,7 @@ class PropertyRun(CaseRun):
         kw = {"allowed_dtypes": sorted(caps.dtypes & {"float16", "float32", "float64"}),
               "weights": "sample_weight" in caps.params, "ignore_class": "ignore_class" in caps.params,
               "label_smoothing": "label_smoothing" in caps.params, "other_axis": "axis" in caps.params,
-              "lean": self.isolated}
+              "lean": self.isolated or bool(getattr(self.state.adapters[self.spec], "compiles_per_shape", False))}
         for key, value in need.items():
             if key in ("losses", "forms"):
                 have = caps.losses if key == "losses" else caps.forms

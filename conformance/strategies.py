@@ -83,7 +83,8 @@ STEPS = (1, 2, 3)
 """Sizes of the middle axis of rank-3 predictions."""
 LEAN = {"batches": (0, 1, 3), "classes": (1, 3), "classes_rank3": (3,), "steps": (2,)}
 """The smaller bucket set of ``lean`` draws: for adapters in a worker process, whose backend may compile
-a program per shape (Keras on JAX), so that a run compiles a handful of shapes."""
+a program per shape (Keras on JAX), and adapters that say they compile per shape (``compiles_per_shape``,
+the jax port), so that a run compiles a handful of shapes."""
 
 _DTYPE_POOL = ("float32", "float32", "float32", "float32", "float16", "float64")
 _MAX_PREDICTIONS = 160

@@ -161,6 +161,7 @@ class JaxPortAdapter(PortAdapter):
     distributions = ("jax", "jaxlib", "optax")
     install = 'pip install "xentspec[optax]"'
     devices = ("cpu", "cuda")
+    compiles_per_shape = True  # XLA compiles each op per new shape: the properties draw few shapes
     error_rules = GLUE_ERROR_RULES + (
         ErrorRule("invalid_shape", (ValueError, TypeError), r"shape|broadcast|incompatible|rank"),
     )
