@@ -97,11 +97,13 @@ def _truth(run: Any, case: Case) -> Any:
     return hit
 
 
-def flushed_subnormals(case: Case, profile: str) -> bool:
-    """Whether ``profile`` flushes subnormals (choice ``subnormals``) and an input of ``case`` is one
-    in the case's dtype: the reference does not model flushing, so such an example is not judged."""
+def flushed_subnormals(case: Case, profile: str, adapter: Any = None) -> bool:
+    """Whether the profile (choice ``subnormals``) or the adapter (attribute ``flushes_subnormals``: a
+    port on XLA's CPU judged under keras3) flushes subnormals and an input of ``case`` is one in the
+    compute dtype: the reference does not model flushing, so such an example is not judged."""
     dtype = compute_dtype(case, profile)
-    if get_profile(profile).subnormals != "flushed" or dtype not in ("float32", "float64"):
+    flushes = get_profile(profile).subnormals == "flushed" or bool(getattr(adapter, "flushes_subnormals", False))
+    if not flushes or dtype not in ("float32", "float64"):
         return False
     tiny = np.finfo(dtype).tiny
     for inp in L.all_inputs(case):
@@ -115,7 +117,7 @@ def flushed_subnormals(case: Case, profile: str) -> bool:
 
 def against_reference(run: Any, case: Case) -> dict:
     """One drawn case judged against the reference's certified truth, as a spec case is."""
-    if flushed_subnormals(case, run.profile):
+    if flushed_subnormals(case, run.profile, run.state.adapters[run.spec]):
         reject()
     case = run.runnable(case)
     adapter = run.state.adapters[run.spec]
@@ -145,7 +147,7 @@ class Side:
 
 def side(run: Any, case: Case) -> Side:
     """Evaluate ``case`` on the adapter and bound each element's error (see the module docstring)."""
-    if flushed_subnormals(case, run.profile):
+    if flushed_subnormals(case, run.profile, run.state.adapters[run.spec]):
         reject()
     ref = scales(case, run.profile)
     if isinstance(ref, _Unjudgeable):

@@ -181,5 +181,6 @@ def test_huge_logits_certify_quickly(engine, big):
     assert time.perf_counter() - t0 < 20  # generous: about 10 ms each here
     z = float(np.float32(big))
     # label 2: z + log1p(e^-z + e^-2z) rounds to z; label 1: 2z (exact in float64), inf past float32's max
-    assert np.asarray(scce.value).tolist() == [z, float(np.float32(2 * z))]
+    with np.errstate(over="ignore"):
+        assert np.asarray(scce.value).tolist() == [z, float(np.float32(2 * z))]
     assert np.asarray(bce.value).ravel().tolist() == [z]
