@@ -287,7 +287,8 @@ class Adapter:
                     may crash or hang without taking the run with it; an adapter whose
                     code is known not to crash may say False to save the process hop.
     ``timeout``     seconds a case may take in a worker before it is killed.
-    ``flushes_subnormals`` True when the framework's arithmetic flushes subnormals to zero
+    ``flushes_subnormals`` True (or a value of the profile choice ``subnormals``, e.g.
+                    ``"flushed_all"``) when the framework's arithmetic flushes subnormals
                     (XLA and TensorFlow on the CPU) although the adapter's profile does not
                     say so: drawn examples with subnormal inputs are then not judged.
     ``compiles_per_shape`` True when the framework compiles a program per input shape (XLA):

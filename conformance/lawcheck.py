@@ -98,14 +98,23 @@ def _truth(run: Any, case: Case) -> Any:
 
 
 def flushed_subnormals(case: Case, profile: str, adapter: Any = None) -> bool:
-    """Whether the profile (choice ``subnormals``) or the adapter (attribute ``flushes_subnormals``: a
-    port on XLA's CPU judged under keras3) flushes subnormals and an input of ``case`` is one in the
-    compute dtype: the reference does not model flushing, so such an example is not judged."""
-    dtype = compute_dtype(case, profile)
-    flushes = get_profile(profile).subnormals == "flushed" or bool(getattr(adapter, "flushes_subnormals", False))
-    if not flushes or dtype not in ("float32", "float64"):
+    """Whether the profile (choice ``subnormals``) or the adapter (attribute ``flushes_subnormals``, a
+    port on XLA judged under keras3) mishandles subnormals and an input of ``case`` is one: the
+    reference does not model it, so such an example is not judged. ``flushed``: float32 and
+    float64 subnormals (in the compute dtype); ``flushed_all``: float16 ones too (XLA divides
+    float16 through the reciprocal, which overflows for a subnormal divisor)."""
+    mode = get_profile(profile).subnormals
+    if mode == "kept" and adapter is not None:
+        mode = {True: "flushed"}.get(getattr(adapter, "flushes_subnormals", False),
+                                     getattr(adapter, "flushes_subnormals", None) or "kept")
+    if mode == "kept":
         return False
-    tiny = np.finfo(dtype).tiny
+    dtypes = {compute_dtype(case, profile)} | ({case.dtype} if mode == "flushed_all" else set())
+    wide = {"float32", "float64"} | ({"float16"} if mode == "flushed_all" else set())
+    tinies = [float(np.finfo(d).tiny) for d in dtypes & wide]
+    if not tinies:
+        return False
+    tiny = max(tinies)
     for inp in L.all_inputs(case):
         for a in (inp.y_pred, inp.y_true, inp.sample_weight):
             if a is not None and np.asarray(a).dtype.kind == "f":

@@ -69,7 +69,7 @@ CHOICES: Mapping[str, tuple | type] = MappingProxyType({
     "rank_match": ("expand_rank1", "squeeze"),
     "scce_label_shape": ("strict", "flatten"),
     "bce_shapes": ("equal", "broadcast"),
-    "subnormals": ("kept", "flushed"),
+    "subnormals": ("kept", "flushed", "flushed_all"),
     "sparse_mask_float64": ("float64", "float32"),
 })
 

@@ -69,3 +69,19 @@ def test_subnormal_inputs_are_not_judged_under_a_flushing_profile() -> None:
     assert not flushed_subnormals(case("float32", sub32), "keras3-torch")
     assert not flushed_subnormals(case("float32", float(np.finfo(np.float32).tiny)), "keras3-tensorflow")
     assert not flushed_subnormals(case("float16", 2.0 ** -20), "keras3-tensorflow")  # float16 runs in float32
+
+
+def test_xla_float16_subnormals_are_not_judged_either() -> None:
+    """keras3-jax (and the jax port, by its attribute) also leave float16 subnormal inputs unjudged."""
+    import numpy as np
+
+    from xentspec.adapters.ports.jax_port import JaxPortAdapter
+    from xentspec.conformance.lawcheck import flushed_subnormals
+    from xentspec.spec.case import Case, Inputs
+
+    c = Case(id="t", loss="sparse_categorical_crossentropy", form="function", dtype="float16", params={},
+             profiles=("keras3",), inputs=Inputs(y_true=np.array([0]), y_pred=np.array([[6e-08, 0.0, 0.0]])))
+    assert flushed_subnormals(c, "keras3-jax")
+    assert not flushed_subnormals(c, "keras3-tensorflow")  # TF keeps float16 subnormals (float32 arithmetic)
+    assert flushed_subnormals(c, "keras3", JaxPortAdapter.__new__(JaxPortAdapter))
+    assert not flushed_subnormals(c, "keras3")
