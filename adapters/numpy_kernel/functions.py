@@ -163,6 +163,15 @@ def _scce_rows(yt: np.ndarray, yp: np.ndarray, ax: int, expected: tuple, from_lo
     drop = zeroed if valid is None else (zeroed | ~valid)
     if drop.any():
         vals = np.where(drop, 0.0, vals)
+    if not from_logits and prof.scce_probabilities == "renormalize_then_clip" and zeroed.any():
+        # A zeroed row (an all-zero one-hot) meets log(p / sum(p)): NaN where the row sums to 0
+        # or holds inf or NaN (0 / 0, inf / inf), so 0 * NaN is NaN (Keras 3 on jax).
+        with np.errstate(invalid="ignore"):
+            rows_bad = (~np.any(x2 != 0, axis=1)) | np.isinf(x2).any(axis=1) | np.isnan(x2).any(axis=1)
+        hit = zeroed.reshape(-1) & rows_bad
+        hit = hit.reshape(expected) if valid is None else hit.reshape(expected) & valid
+        if hit.any():
+            vals = np.where(hit, np.nan, vals)
     if from_logits and prof.scce_logits_label == "one_hot_product":
         hit = _one_hot_nan(x2, flat, zeroed.reshape(-1)).reshape(expected)
         hit = hit if valid is None else hit & valid
