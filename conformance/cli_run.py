@@ -60,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--load-timeout", type=float, default=None, metavar="SECONDS",
                         help="seconds an adapter may take to import and construct (default 120)")
     parser.add_argument("--seed", type=int, default=0, help="seed recorded in the report")
+    parser.add_argument("--export", default=None, metavar="DIR",
+                        help="write each failing property's falsifying example as a spec case file into DIR "
+                             "(default: OUT/exported)")
     parser.add_argument("--no-html", action="store_true", help="skip report.html (and its plotting time)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress output, only the summary")
     parser.add_argument("--pytest-arg", action="append", default=[], metavar="ARG",
@@ -84,6 +87,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv.append("--no-builtin")
     if args.no_html:
         argv.append("--xentspec-no-html")
+    if getattr(args, "export", None):
+        argv += ["--xentspec-export", os.path.abspath(args.export)]
     for e in args.expectations:
         argv += ["--expectations", e]
     if args.baseline:

@@ -78,8 +78,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="seed recorded in the report (case generators carry their own seeds)")
     # Property tests (conformance/test_properties.py, docs/properties.md): hypothesis settings profile.
     g.addoption("--xentspec-hypothesis-profile", default=None, metavar="NAME",
-                help="hypothesis settings profile of the property tests: default, ci, thorough "
+                help="hypothesis settings profile of the property tests: smoke, default, ci, thorough "
                      "(or any registered profile; env XENTSPEC_HYPOTHESIS_PROFILE)")
+    g.addoption("--xentspec-export", default=None, metavar="DIR",
+                help="write the shrunk falsifying example of each failing property as a spec case file "
+                     "into DIR (default: the exported/ folder of --xentspec-report)")
+    g.addoption("--xentspec-no-shrink", action="store_true", default=False,
+                help="property tests stop at the first falsifying example, unshrunk (mutation runs)")
+    g.addoption("--xentspec-shared-properties", action="store_true", default=False,
+                help="each property runs once per profile, on the first adapter of that profile, and judges "
+                     "every other adapter of the profile on the same examples (mutation runs)")
 
 
 # --------------------------------------------------------------------------- state
@@ -230,6 +238,9 @@ class RunState:
                 reason = self.limits.record(v["outcome"])
                 if reason:
                     self.stop(reason)
+            # Shared property runs (--xentspec-shared-properties) judge several adapters per test item.
+            for extra in getattr(report, "xentspec_extra_verdicts", None) or ():
+                self.verdicts[f"{report.nodeid}@{extra['adapter']}"] = extra
         elif report.failed and f"::{TEST_FUNCTION}[" in report.nodeid and report.nodeid not in self.verdicts \
                 and self.adapters:
             # An xdist worker died running this test: the item's report carries no verdict.
@@ -531,6 +542,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         v["outcome"] = "passed"
     _note_property_pass(v)
     rep.xentspec_verdict = v
+    if getattr(run, "extra_verdicts", None):
+        rep.xentspec_extra_verdicts = [dict(x) for x in run.extra_verdicts]
     item.user_properties.append(("xentspec_outcome", v["outcome"]))
     if v.get("max_ulp_error") is not None:
         item.user_properties.append(("xentspec_max_ulp_error", v["max_ulp_error"]))

@@ -172,6 +172,9 @@ def _finish_report(st: Any, session: pytest.Session, exitstatus: int) -> None:
     if st.limits is not None:
         st.limits.disarm()
     stop = completion.judge_completion(st, session, exitstatus)
+    from .export import export_dir, write_exports
+
+    write_exports(list(st.verdicts.values()), export_dir(config))  # property failures as spec case files
     report = build_report(st)
     if stop is not None:
         report["interrupted"] = stop.to_json(len(st.verdicts), st.selected)

@@ -48,11 +48,25 @@ def _worst_failed_element(v: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return best[1] if best else None
 
 
+def _property_tail(v: Mapping[str, Any]) -> str:
+    """For a failing property: the falsifying case ids and where they were exported."""
+    prop = v.get("property") or {}
+    parts = []
+    if prop.get("falsifying"):
+        parts.append("falsified by " + ", ".join(prop["falsifying"]))
+    if prop.get("exported"):
+        parts.append("exported to " + ", ".join(prop["exported"]))
+    return f" [{'; '.join(parts)}]" if parts else ""
+
+
 def failure_line(v: Mapping[str, Any]) -> str:
     """One line for a failing verdict: its id and what went wrong (got, truth, ULP error, budget)."""
     head = f"{v['outcome'].upper():8} {v['adapter']}-{v['case']}: "
     e = _worst_failed_element(v)
     msg = (v.get("message") or "").strip()
+    if v.get("property"):
+        # The falsifying case is in the report (and exported): the line says which and where.
+        msg = msg.split("\n\nfalsifying example:", 1)[0]
     first = msg.splitlines()[0] if msg else ""
     if e is not None:
         parts = [f"got {_num(e['got'])}", f"truth {_num(e['truth'])}"]
@@ -66,10 +80,10 @@ def failure_line(v: Mapping[str, Any]) -> str:
         other = [ln for ln in msg.splitlines() if ln and "outside the budget" not in ln
                  and not ln.startswith("  ")]
         tail = f" [{'; '.join(other)}]" if other else ""
-        return head + ", ".join(parts) + f" ({where}{extra})" + tail
+        return head + ", ".join(parts) + f" ({where}{extra})" + tail + _property_tail(v)
     if v.get("expected_error") and v.get("got_error") and v["outcome"] == "failed":
-        return head + first
-    return head + (first or v["outcome"])
+        return head + first + _property_tail(v)
+    return head + (first or v["outcome"]) + _property_tail(v)
 
 
 def failure_lines(verdicts: Iterable[Mapping[str, Any]], limit: int = MAX_FAILURE_LINES) -> list[str]:

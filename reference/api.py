@@ -17,7 +17,7 @@ import numpy as np
 from xentspec.spec.case import Case, Inputs, Step
 from xentspec.spec.floats import get_format, json_number, round_fraction, to_hex
 from xentspec.spec.dtypes import call_dtypes
-from xentspec.spec.profiles import get_profile
+from xentspec.spec.profiles import Profile, get_profile
 
 from . import cache as _cache
 from .certify import Certified, certify_all
@@ -28,7 +28,7 @@ from .semantics import RefError, check_arguments, clip_bounds, loss_function
 
 __all__ = ["Truth", "truth", "element_dtype", "REFERENCE_VERSION", "FAST_MIN_ELEMENTS", "DIGITS_MAX_ELEMENTS"]
 
-REFERENCE_VERSION = "1.5.1"  # bump on any change of computed values: it keys the disk cache
+REFERENCE_VERSION = "1.5.2"  # bump on any change of computed values: it keys the disk cache
 FAST_MIN_ELEMENTS = 4096      # float32 cases with at least this many y_pred entries may take the fast path
 DIGITS_MAX_ELEMENTS = 20000   # above this many loss elements, exact strings carry the certified digits only
 
@@ -157,7 +157,7 @@ def _match_ranks(inp: Inputs, prof: Any) -> Inputs:
     return replace(inp, y_true=t, y_pred=p)
 
 
-def _elements(case: Case, profile_name: str, dtype: str | None = None) -> np.ndarray | None:
+def _elements(case: Case, profile_name: str | Profile, dtype: str | None = None) -> np.ndarray | None:
     """The exact outputs of the case (object array of Elem), or None for an input-less config.
 
     The dtypes come from :func:`xentspec.spec.dtypes.call_dtypes`; ``dtype`` is
@@ -233,9 +233,10 @@ def _input_size(case: Case) -> int:
     return sum(int(s.inputs.y_pred.size) for s in case.steps or () if s.inputs is not None)
 
 
-def truth(case: Case, profile: str = "keras3", *, engine: str = "mpmath", cache: bool = True,
+def truth(case: Case, profile: str | Profile = "keras3", *, engine: str = "mpmath", cache: bool = True,
           fast: bool = True) -> Truth:
-    """The certified reference result of ``case`` under ``profile``.
+    """The certified reference result of ``case`` under ``profile`` (a name such as ``keras3-torch@3.8``,
+    or a :class:`~xentspec.spec.profiles.Profile`, e.g. one with a choice changed).
 
     ``engine`` picks the numerics ("mpmath" or "arb"); ``cache`` reads and
     writes the on-disk cache; ``fast`` lets large float32 cases take the
@@ -256,7 +257,7 @@ def truth(case: Case, profile: str = "keras3", *, engine: str = "mpmath", cache:
                 return _reshaped(Truth.from_json(hit["truth"]), hit.get("shape"))
             except (KeyError, TypeError, ValueError):
                 pass
-    result = replace(_compute(case, profile, dtype, engine, use_fast, fast), element_dtype=element_dtype(case, profile))
+    result = replace(_compute(case, prof, dtype, engine, use_fast, fast), element_dtype=dts.elements)
     if cache and key is not None:
         shape = None if result.value is None else list(result.value.shape)
         _cache.store(key, {"truth": result.to_json(), "shape": shape})
@@ -277,19 +278,21 @@ def _reshaped(t: Truth, shape: Any) -> Truth:
     return replace(t, value=t.value.reshape(shape), exact=t.exact.reshape(shape), scale=t.scale.reshape(shape))
 
 
-def _compute(case: Case, profile: str, dtype: str, engine: str, use_fast: bool, use_filter: bool) -> Truth:
+def _compute(case: Case, prof: Profile | str, dtype: str, engine: str, use_fast: bool, use_filter: bool) -> Truth:
+    prof = get_profile(prof)
+    profile = prof.name
     fmt = get_format(dtype)
     if use_fast:
         # Large float32 sparse-from-logits cases: mpmath decides every row directly on mpf
         # tuples, after the float64 pre-filter when it is enabled.
         from .fastpath import fast_truth
 
-        got = fast_truth(case, profile, dtype, engine, use_filter=use_filter)
+        got = fast_truth(case, prof, dtype, engine, use_filter=use_filter)
         if got is not None:
             value, exact, scale = got
             return Truth(case.id, profile, dtype, None, value, exact, scale)
     try:
-        elems = _elements(case, profile, dtype)
+        elems = _elements(case, prof, dtype)
     except RefError as err:
         return Truth(case.id, profile, dtype, err.category, None, None, None)
     if elems is None:

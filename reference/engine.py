@@ -188,6 +188,14 @@ class MPEngine:
     def log1p(self, a: MPBall) -> MPBall:
         # 1 + x is formed exactly (prec=0), so mpf_log sees the exact argument; mpmath's
         # log adds working precision near 1, so the result keeps its relative accuracy.
+        # A tiny x (below 2**-(prec + 4), e.g. exp(-1e10)) would make that exact sum a number
+        # of billions of bits: then log1p(x) = x to within x**2 (|log1p(x) - x| <= x**2 for
+        # |x| <= 1/2), which is below the precision anyway.
+        if a.mid != _ZERO and _magnitude(a.mid) < -(self.prec + 4) and _magnitude(a.rad) < -2:
+            mid = _L.mpf_pos(a.mid, self.prec, "n")
+            sq = _L.mpf_mul(a.mid, a.mid, 30, "u")
+            rad = _L.mpf_add(_L.mpf_add(a.rad, sq, 30, "u"), _err(mid, self.rexp), 30, "u")
+            return MPBall(mid, rad)
         one_plus = _L.mpf_add(_L.fone, a.mid, 0)
         lo = _L.mpf_sub(one_plus, a.rad, 30, "d")
         if not _L.mpf_gt(lo, _ZERO):
@@ -208,8 +216,22 @@ class MPEngine:
 
     # inspection
     def endpoints(self, a: MPBall) -> tuple[Dyadic, Dyadic]:
-        """The exact ends of the ball as (negative, man, exp) triples."""
-        return _dyadic(_L.mpf_sub(a.mid, a.rad, 0)), _dyadic(_L.mpf_add(a.mid, a.rad, 0))
+        """The ends of the ball as (negative, man, exp) triples, rounded outward.
+
+        Rounded (floor / ceiling) at 64 bits more than the midpoint carries, not
+        exact: a tiny radius next to a large midpoint (1e20 + 2**-1e20) would
+        need a number of astronomically many bits.
+        """
+        return _dyadic(self._lower(a)), _dyadic(self._upper(a))
+
+    def _outward_prec(self, a: MPBall) -> int:
+        return max(self.prec, int(a.mid[3]) if a.mid != _ZERO else 0) + 64
+
+    def _lower(self, a: MPBall) -> tuple:
+        return _L.mpf_sub(a.mid, a.rad, self._outward_prec(a), "f")
+
+    def _upper(self, a: MPBall) -> tuple:
+        return _L.mpf_add(a.mid, a.rad, self._outward_prec(a), "c")
 
     def decimal(self, a: MPBall, digits: int) -> str:
         return _L.to_str(a.mid, digits, strip_zeros=False)
@@ -229,13 +251,17 @@ class MPEngine:
         """+1 / -1 when the ball excludes zero on that side, 0 for exact zero, None if undecided."""
         if self.is_zero(a):
             return 0
-        lo = _L.mpf_sub(a.mid, a.rad, 0)
-        hi = _L.mpf_add(a.mid, a.rad, 0)
+        lo, hi = self._lower(a), self._upper(a)
         if _L.mpf_gt(lo, _ZERO):
             return 1
         if _L.mpf_lt(hi, _ZERO):
             return -1
         return None
+
+
+def _magnitude(x: tuple) -> int:
+    """floor(log2 |x|) + 1 of a nonzero mpf tuple (its exponent plus its mantissa's bit count)."""
+    return int(x[2]) + int(x[3])
 
 
 def _dyadic(x: tuple) -> Dyadic:

@@ -40,7 +40,7 @@ LIBM_ULPS = 4000.0
 _U = 2.0 ** -53
 
 
-def eligible(case: Any, profile: str) -> tuple[np.ndarray, np.ndarray, str] | None:
+def eligible(case: Any, profile: Any) -> tuple[np.ndarray, np.ndarray, str] | None:
     """(logit rows, labels, reduction) when the fast paths apply to the case, else None."""
     if case.loss != "sparse_categorical_crossentropy" or case.form not in ("function", "loss"):
         return None
@@ -267,7 +267,7 @@ def _digits(mid: Any, rad: Any) -> str:
 
 # --------------------------------------------------------------------------- driver
 
-def fast_truth(case: Any, profile: str, dtype: str, engine: str, *, use_filter: bool = True,
+def fast_truth(case: Any, profile: Any, dtype: str, engine: str, *, use_filter: bool = True,
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(value, exact, scale) of an eligible case, or None to use the general path.
 

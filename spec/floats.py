@@ -81,6 +81,10 @@ def round_dyadic(negative: bool, man: int, exp: int, fmt: Format) -> float:
     q = max(e, fmt.emin) - (fmt.precision - 1)  # quantum of the result
     if q > exp:
         shift = q - exp
+        if shift > man.bit_length() + 1:
+            # |x| < 2**(q - 2), below half the smallest quantum: zero (and no shift by a
+            # huge count, which for a ball end like e**-3e38 would not fit in memory)
+            return -0.0 if negative else 0.0
         n = man >> shift
         rem = man - (n << shift)
         half = 1 << (shift - 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -24,12 +25,27 @@ def test_the_test_extra_installs_what_building_the_wheel_needs():
     assert floor is not None and floor >= (70, 1), f"the test extra {extra} does not pin setuptools>=70.1"
 
 
+_TOP_LEVEL_OUTPUTS = {".git", "build", "dist", "xentspec.egg-info", "ci-report", ".hypothesis", ".pytest_cache",
+                      ".benchmarks"}
+
+
+def _not_sources(folder: str, names: list[str]) -> set[str]:
+    """For copytree: the build outputs and caches in the tree, which the wheel must not see."""
+    top = Path(folder) == ROOT
+    return {n for n in names if n == "__pycache__" or (top and n in _TOP_LEVEL_OUTPUTS)}
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> tuple[list[str], str]:
     """The wheel's file names and the text of its entry_points.txt."""
     out = tmp_path_factory.mktemp("wheel")
+    # Built from a copy of the tree: setuptools writes build/ into the source folder, and two
+    # builds at once (pytest-xdist workers, or CI's fresh-venv step beside the main tests)
+    # delete each other's files there.
+    src = tmp_path_factory.mktemp("src") / "xentspec"
+    shutil.copytree(ROOT, src, ignore=_not_sources)
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
         capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         pytest.fail(f"building the wheel failed:\n{proc.stderr[-2000:]}")

@@ -179,6 +179,8 @@ class Missing(PortAdapter):
 
     rep = json.loads((pytester.path / "out" / "report.json").read_text())
     assert sorted(v["case"] for v in rep["verdicts"]) == [
+        "property/matches-reference-at-edges/bce", "property/matches-reference-at-edges/cce",
+        "property/matches-reference-at-edges/scce",
         "property/matches-reference/bce", "property/matches-reference/cce", "property/matches-reference/scce"]
     assert {v["outcome"] for v in rep["verdicts"]} == {"skipped"}
 

@@ -4,7 +4,8 @@
   that array to, labels are int64, shapes agree, and ``case_yaml`` loads back
   (through the real loader) to exactly the same arrays and parameters.
 * A deliberately wrong adapter (results times 1 + 1e-3) fails a property test,
-  whose verdict lands in the report with the falsifying case as YAML.
+  whose verdict lands in the report with the falsifying case as YAML, while
+  the terminal shows only the short account.
 * ``--no-builtin`` deselects the property tests; an unknown settings profile is
   a usage error.
 """
@@ -75,9 +76,9 @@ def test_case_yaml_loads_back_to_the_same_case(case, tmp_path_factory) -> None:
 
 def test_settings_profiles() -> None:
     """The suite's profiles are deterministic; ci and thorough draw more; unknown names are refused."""
-    default, ci, thorough = (S.hypothesis_settings(n) for n in ("default", "ci", "thorough"))
+    smoke, default, ci, thorough = (S.hypothesis_settings(n) for n in ("smoke", "default", "ci", "thorough"))
     assert default.derandomize and default.database is None and default.deadline is None
-    assert default.max_examples < ci.max_examples < thorough.max_examples
+    assert smoke.max_examples < default.max_examples < ci.max_examples < thorough.max_examples
     assert S.hypothesis_settings(None).max_examples == default.max_examples
     with pytest.raises(ValueError, match="unknown hypothesis profile"):
         S.hypothesis_settings("no-such-profile")
@@ -115,10 +116,13 @@ def test_wrong_adapter_fails_a_property_and_reports_it(tmp_path: Path) -> None:
     """A 1e-3 relative error is caught by the reference property; the report holds the verdict and YAML."""
     (tmp_path / "wrong.py").write_text(WRONG, encoding="utf-8")
     out = tmp_path / "report"
-    proc = _pytest(tmp_path, "--adapter", "wrong.py:Wrong", "-k", "test_matches_reference and bce",
+    proc = _pytest(tmp_path, "--adapter", "wrong.py:Wrong", "-k", "test_matches_reference and bce and not edges",
                    "--xentspec-report", str(out), "--xentspec-no-html")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "paste into a spec file" in proc.stdout
+    # The terminal gets the short account (case ids, got / truth / ulp), not hypothesis' explanation.
+    assert "falsified by property/matches-reference/bce/case" in proc.stdout
+    assert "ulp > budget" in proc.stdout and "Falsifying example" not in proc.stdout
+    assert "- id: property/matches-reference/bce/case" not in proc.stdout
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     [v] = [v for v in report["verdicts"] if v["case"].startswith("property/")]
     assert v["case"] == "property/matches-reference/bce" and v["outcome"] == "failed"

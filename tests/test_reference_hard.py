@@ -162,3 +162,24 @@ def test_truth_json_and_hex():
     assert set(j) == {"id", "profile", "dtype", "value", "hex", "exact", "error", "scale", "element_dtype"}
     assert j["value"][0] == "nan" and j["hex"][0] == "nan" and isinstance(j["value"][1], float)
     assert Truth.from_json(j).hex() == t.hex()
+
+
+@pytest.mark.parametrize("engine", ["mpmath", pytest.param("arb", marks=pytest.mark.skipif(
+    not __import__("xentspec.reference.engine", fromlist=["arb_available"]).arb_available(),
+    reason="python-flint not installed"))])
+@pytest.mark.parametrize("big", [1e10, 1e20, 3e38])
+def test_huge_logits_certify_quickly(engine, big):
+    # log1p(e^-|z|) for |z| = 1e10 .. 3e38: the exact 1 + x once took a minute (1e10) or failed to
+    # certify at 65536 bits (1e20, "too many digits in integer"); the value is |z| to within e^-|z|.
+    import time
+
+    t0 = time.perf_counter()
+    scce = T(mk(form="function", params={"from_logits": True}, y_true=[2, 1], y_pred=[[big, -big, 0.0]] * 2),
+             engine=engine, fast=False)
+    bce = T(mk(loss="binary_crossentropy", form="function", params={"from_logits": True}, y_true=[[1.0]],
+               y_pred=[[-big]]), engine=engine, fast=False)
+    assert time.perf_counter() - t0 < 20  # generous: about 10 ms each here
+    z = float(np.float32(big))
+    # label 2: z + log1p(e^-z + e^-2z) rounds to z; label 1: 2z (exact in float64), inf past float32's max
+    assert np.asarray(scce.value).tolist() == [z, float(np.float32(2 * z))]
+    assert np.asarray(bce.value).ravel().tolist() == [z]

@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "adapters": ("xentspec.adapters.cli", "list the adapters, what they wrap and whether they import here"),
     "findings": ("xentspec.conformance.cli_findings",
                  "the cross-framework accuracy table, semantics and features, generated from reports"),
+    "mutation": ("xentspec.conformance.mutation.cli", "the suite's mutation score: mutant ports and who kills them"),
 }
 
 

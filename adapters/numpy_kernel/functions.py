@@ -164,13 +164,30 @@ def _scce_rows(yt: np.ndarray, yp: np.ndarray, ax: int, expected: tuple, from_lo
     if drop.any():
         vals = np.where(drop, 0.0, vals)
     if from_logits and prof.scce_logits_label == "one_hot_product":
-        # -sum(one_hot * log_softmax): a non-finite logit makes some log_softmax entry
-        # +-inf or NaN, and 0 * inf is NaN, even for an all-zero (out-of-range) one-hot.
-        nonfinite = ~np.isfinite(x2).all(axis=1).reshape(expected)
-        hit = nonfinite if valid is None else nonfinite & valid
+        hit = _one_hot_nan(x2, flat, zeroed.reshape(-1)).reshape(expected)
+        hit = hit if valid is None else hit & valid
         if hit.any():
             vals = np.where(hit, np.nan, vals)
     return CoreResult(vals, valid, name, is_ml)
+
+
+def _one_hot_nan(x2: np.ndarray, labels: np.ndarray, zeroed: np.ndarray) -> np.ndarray:
+    """Rows where -sum(one_hot * log_softmax(x)) is NaN (Keras 3's jax and numpy backends).
+
+    A NaN or +inf logit makes every log_softmax entry NaN or inf - inf; a -inf
+    logit makes its own entry -inf, so 0 * -inf = NaN unless it is the label's
+    (then the loss is +inf, the gathered value) and not every logit is -inf
+    (then lse is -inf and every entry -inf - -inf). An all-zero one-hot (an
+    out-of-range label turned to loss 0) meets any non-finite entry.
+    """
+    n, k = x2.shape
+    if k == 0:
+        return np.zeros(n, dtype=bool)
+    bad = (np.isnan(x2) | (x2 == np.inf)).any(axis=1)
+    neginf = x2 == -np.inf
+    at_label = neginf[np.arange(n), np.clip(labels, 0, k - 1)] & ~zeroed
+    others = neginf.sum(axis=1) - at_label > 0
+    return bad | others | neginf.all(axis=1)
 
 
 def _smoothing_classes(prof: Profile, yt: np.ndarray, yp: np.ndarray, ax: int) -> int:

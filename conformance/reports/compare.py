@@ -26,6 +26,13 @@ Other changes
   * new cases, skips that appeared or went away, failures that became
     expected (xfailed) or less severe, and adapters whose version or
     frameworks changed (as notes).
+
+Release changes
+  When one adapter is judged under two releases of one profile base (a
+  report of keras3-torch@3.13 against one of keras3-torch@3.14), its verdicts
+  are matched across the releases, and every case whose behaviour changed is
+  listed with its two results and the profile choices that explain it, or
+  flagged as unexplained (:mod:`.releases`).
 """
 
 from __future__ import annotations
@@ -83,6 +90,9 @@ class Comparison:
     changes: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """Differences that are not about one case (adapter versions, what they wrap, frameworks, platform)."""
+    releases: list[Any] = field(default_factory=list)
+    """For an adapter judged under two releases of one profile: each changed case with the choices that
+    explain it (:class:`xentspec.conformance.reports.releases.ReleaseChange`)."""
     warnings: list[str] = field(default_factory=list)
     """Reasons to doubt the comparison itself (the reports share no adapter), printed first."""
     threshold_ulps: float | None = None
@@ -115,9 +125,18 @@ class Comparison:
             if items:
                 out += ["", f"{title}:"]
                 out += [f"  {c.adapter} / {c.profile} / {c.case}: {c.detail}" for c in items]
+        if self.releases:
+            out += ["", self._release_title() + ":"]
+            out += [f"  {r.adapter} / {r.base_profile} -> {r.new_profile} / {r.case}: {r.describe()}"
+                    for r in self.releases]
         if self.notes:
             out += ["", "Notes:"] + [f"  {n}" for n in self.notes]
         return "\n".join(out) + "\n"
+
+    def _release_title(self) -> str:
+        bad = sum(1 for r in self.releases if not r.explained)
+        return (f"Release changes ({len(self.releases)} changed cases, {bad} unexplained by the profiles' "
+                "choices)")
 
     def to_markdown(self) -> str:
         """The comparison as Markdown (a table per section), for a CI job summary or a PR comment."""
@@ -131,6 +150,14 @@ class Comparison:
                 continue
             out += [f"### {title} ({len(items)})", "", "| adapter | profile | case | change |", "|---|---|---|---|"]
             out += [f"| {cell(c.adapter)} | {cell(c.profile)} | `{cell(c.case)}` | {cell(c.detail)} |" for c in items]
+            out.append("")
+        if self.releases:
+            out += [f"### {self._release_title()}", "", "| adapter | releases | case | older | newer | explained by |",
+                    "|---|---|---|---|---|---|"]
+            out += [f"| {cell(r.adapter)} | {cell(r.base_profile)} → {cell(r.new_profile)} | `{cell(r.case)}` | "
+                    f"{cell(r.base)} | {cell(r.new)} | "
+                    f"{cell(', '.join(r.choices)) if r.explained and r.choices else '**unexplained**'} |"
+                    for r in self.releases]
             out.append("")
         if self.notes:
             out += ["### Notes", ""] + [f"- {cell(n)}" for n in self.notes] + [""]
@@ -146,6 +173,7 @@ class Comparison:
             "changes": [c.to_json() for c in self.changes],
             "notes": list(self.notes),
             "warnings": list(self.warnings),
+            "releases": [r.to_json() for r in self.releases],
         }
 
     def __str__(self) -> str:
@@ -197,7 +225,7 @@ def _first_line(s: Any) -> str:
 
 
 def compare_reports(base: Mapping[str, Any], new: Mapping[str, Any], threshold_ulps: float | None = None,
-                    *, base_name: str = "base", new_name: str = "new") -> Comparison:
+                    *, base_name: str = "base", new_name: str = "new", explain_releases: bool = True) -> Comparison:
     """Compare a validated report ``new`` against a validated baseline ``base``.
 
     See the module docstring for what counts as a regression, an improvement
@@ -209,8 +237,19 @@ def compare_reports(base: Mapping[str, Any], new: Mapping[str, Any], threshold_u
     cmp = Comparison(threshold_ulps=threshold_ulps, base_name=base_name, new_name=new_name,
                      base_count=len(base["verdicts"]), new_count=len(new["verdicts"]))
     sections = {"regression": cmp.regressions, "improvement": cmp.improvements, "change": cmp.changes}
-    b_map = {verdict_key(v): v for v in base["verdicts"]}
-    n_map = {verdict_key(v): v for v in new["verdicts"]}
+    from .releases import release_pairs
+
+    # An adapter judged under two releases of one profile base is compared case by case across them.
+    pairs = release_pairs(base, new)
+
+    def key_of(v: Mapping[str, Any]) -> tuple:
+        k = verdict_key(v)
+        if v["adapter"] in pairs:
+            pa, pb = pairs[v["adapter"]]
+            return (k[0], f"{pa} -> {pb}", *k[2:])
+        return k
+    b_map = {key_of(v): v for v in base["verdicts"]}
+    n_map = {key_of(v): v for v in new["verdicts"]}
 
     for key in sorted(set(b_map) | set(n_map)):
         b, n = b_map.get(key), n_map.get(key)
@@ -290,6 +329,10 @@ def compare_reports(base: Mapping[str, Any], new: Mapping[str, Any], threshold_u
         for pkg in sorted(set(fa) | set(fb)):
             if fa.get(pkg) != fb.get(pkg):
                 cmp.notes.append(f"adapter {name}: {pkg} {fa.get(pkg, 'absent')} -> {fb.get(pkg, 'absent')}")
+    if pairs and explain_releases:
+        from .releases import release_changes
+
+        cmp.releases = release_changes(base, new)
     if base["seed"] != new["seed"]:
         cmp.notes.append(f"seed {base['seed']} -> {new['seed']}")
     for k in ("python", "system", "machine", "numpy"):

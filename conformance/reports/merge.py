@@ -60,9 +60,11 @@ def merge_reports(reports: Sequence[Mapping[str, Any]], names: Sequence[str] | N
     owner: dict[str, str] = {}
     for name, r in zip(names, reports):
         for key, info in r["adapters"].items():
-            if key in adapters and adapters[key] != info:
+            # profile_reason says why one shard judged under its profile (--profile differs per shard).
+            same = key in adapters and _identity(adapters[key]) == _identity(info)
+            if key in adapters and not same:
                 diff = ", ".join(f"{f} {adapters[key].get(f)!r} vs {info.get(f)!r}"
-                                 for f in sorted(set(adapters[key]) | set(info))
+                                 for f in sorted(set(_identity(adapters[key])) | set(_identity(info)))
                                  if adapters[key].get(f) != info.get(f))
                 raise ReportError(f"adapter {key!r} differs between {owner[key]} and {name}: {diff}")
             adapters.setdefault(key, info)
@@ -122,3 +124,8 @@ def merge_reports(reports: Sequence[Mapping[str, Any]], names: Sequence[str] | N
         merged["summary"].setdefault(name, dict.fromkeys(OUTCOMES, 0))
     merged["summary"] = {k: merged["summary"][k] for k in sorted(merged["summary"])}
     return merged
+
+
+def _identity(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """What makes two shards' adapter entries the same adapter (everything but the profile_reason)."""
+    return {k: v for k, v in entry.items() if k != "profile_reason"}
