@@ -382,6 +382,9 @@ def check_arguments(case: Any, profile: Profile, form: str) -> None:
     if case.sparse and form == "loss" and "axis" in params and not profile.scce_class_axis:
         raise RefError("invalid_argument", f"profile {profile.name}: the SparseCategoricalCrossentropy "
                                            "loss class takes no axis")
+    if form == "loss" and params.get("dtype") is not None and not profile.loss_dtype_argument:
+        # loss_dtype_argument: false (Keras 3.0-3.3): the constructor has no `dtype` (a TypeError).
+        raise RefError("invalid_argument", f"profile {profile.name}: the loss classes take no dtype")
     if case.loss == "binary_crossentropy" and form == "metric" and "axis" in params:
         pass  # the BCE metric has no axis argument in Keras 3; the spec decides via expect
     ls = params.get("label_smoothing")
@@ -436,8 +439,15 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
     if profile.scce_axis == "last_only" and ax != y_pred.ndim - 1:
         raise RefError("invalid_argument", "only axis=-1 is supported by this backend")
     flatten = profile.scce_label_shape == "flatten" and y_true.ndim != y_pred.ndim - 1
-    if y_true.ndim == y_pred.ndim and y_true.shape[ax] == 1 and not flatten:
-        y_true = np.squeeze(y_true, axis=ax)
+    column = profile.scce_label_column
+    if column == "last_after_mask" and ignore_class is not None and y_true.ndim == y_pred.ndim and not flatten:
+        return _mask_before_squeeze(y_true, y_pred, axis, from_logits, ignore_class, profile, bounds,
+                                    cast_labels, label_dtype)
+    if y_true.ndim == y_pred.ndim and not flatten:
+        # scce_label_column: the size-1 label axis squeezed is the class axis, or the last one.
+        sq = ax if column == "class_axis" else y_pred.ndim - 1
+        if y_true.shape[sq] == 1:
+            y_true = np.squeeze(y_true, axis=sq)
     if profile.scce_axis == "labels_checked_as_last":
         # The backend squeezes a trailing size-1 label axis and compares the labels with
         # y_pred.shape[:-1] whatever the axis; past that check the axis is honoured.
@@ -492,6 +502,41 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
         else:
             out[i] = _sparse_clip_then_renormalize(rows[i], c, bounds)
     return out.reshape(out_shape), (mask.reshape(out_shape) if mask is not None else None)
+
+
+def _mask_before_squeeze(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool, ignore_class: Any,
+                         profile: Profile, bounds: Bounds, cast_labels: bool,
+                         label_dtype: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """scce_label_column: last_after_mask (Keras 3.0-3.3) for labels of y_pred's rank.
+
+    The loss function multiplies y_pred by the validity mask of the unsqueezed labels with a
+    class axis appended, which broadcasts y_pred to rank r + 1; the backend then compares the
+    labels with that shape (no squeeze: the ranks differ), and the mask is reshaped to
+    y_pred.shape[:-1] for ``where(valid, res, 0)``, which broadcasts against the result.
+    """
+    valid = np.vectorize(lambda v: not (float(v) == ignore_class), otypes=[bool])(y_true) if y_true.size \
+        else np.ones(y_true.shape, dtype=bool)
+    try:
+        bshape = np.broadcast_shapes(y_pred.shape, y_true.shape + (1,))
+    except ValueError:
+        raise RefError("invalid_shape", f"y_pred {list(y_pred.shape)} times the label mask "
+                                        f"{list(y_true.shape) + [1]} does not broadcast") from None
+    if tuple(y_true.shape) != tuple(bshape[:-1]):
+        raise RefError("invalid_shape", f"labels {list(y_true.shape)} vs predictions broadcast to {list(bshape)} "
+                                        "by the ignore_class mask")
+    res_shape = y_pred.shape[:-1]
+    if math.prod(res_shape) != valid.size:
+        raise RefError("invalid_shape", f"the mask of {valid.size} labels cannot take the shape {list(res_shape)}")
+    labels = np.where(valid, y_true, 0)
+    keep = np.broadcast_to(valid[..., None], bshape)
+    pred = np.where(keep, np.broadcast_to(y_pred, bshape), np.zeros((), dtype=y_pred.dtype)).astype(y_pred.dtype)
+    res, _ = _sparse(labels, pred, -1, from_logits, None, profile, bounds, cast_labels, label_dtype)
+    mask = valid.reshape(res_shape)
+    m, r = np.broadcast_arrays(mask, res)
+    out = np.empty(m.shape, dtype=object)
+    for idx in np.ndindex(m.shape):
+        out[idx] = r[idx] if m[idx] else ZERO
+    return out, mask
 
 
 def _sparse_logits(row: np.ndarray, c: int) -> Elem:
