@@ -1,0 +1,121 @@
+"""The reference under release profiles gives what each Keras release measurably does (issue 12).
+
+Each expectation below was measured on the release named (real Keras, numpy or torch backend);
+the values compared are the reference's own, under two profiles.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import pytest
+
+from xentspec.conformance.reports.releases import release_changes
+from xentspec.reference import truth
+from xentspec.reference.config import expected_config
+from xentspec.spec import load_cases
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return {c.id: c for c in load_cases()}
+
+
+def _value(case, profile):
+    t = truth(case, profile)
+    assert t.error is None, (case.id, profile, t.error)
+    return float(t.value.reshape(-1)[0])
+
+
+def test_numpy_backend_before_3_7_divides_an_ignore_class_mean_by_every_entry(cases):
+    # keras 3.6.0, numpy backend: the mask is lost, sum / all entries (measured 0.2848585 = half of 0.5697).
+    c = cases["scce/edge/ignore-class-some"]
+    old, new = _value(c, "keras3-numpy@3.6"), _value(c, "keras3-numpy")
+    labels = c.inputs.y_true.reshape(-1).tolist()
+    valid = sum(1 for y in labels if y != c.params["ignore_class"])
+    assert old == pytest.approx(new * valid / len(labels), rel=1e-6)
+    assert old != pytest.approx(new, rel=1e-3)
+
+
+@pytest.mark.parametrize("profile, error", [("keras3-numpy@3.3", "invalid_argument"), ("keras3-numpy@3.4", None)])
+def test_loss_classes_take_dtype_since_3_4(cases, profile, error):
+    assert truth(cases["scce/loss/class-dtype-float64"], profile).error == error
+
+
+@pytest.mark.parametrize("profile, error", [("keras3-torch@3.6", "invalid_argument"), ("keras3-torch@3.7", None)])
+def test_mean_reductions_exist_since_3_7(cases, profile, error):
+    c = next(c for c in cases.values() if c.form == "loss" and c.params.get("reduction") == "mean"
+             and c.applies_to("keras3-torch"))
+    assert truth(c, profile).error == error
+
+
+def test_metric_weights_before_3_4_are_multiplied_as_given(cases):
+    c = cases["bce/edge/metric-rank1-weights"]
+    assert truth(c, "keras3-numpy@3.4").error == "invalid_shape"
+    assert truth(c, "keras3-numpy@3.3").error is None  # the (4,) weight repeats the scalar value
+
+
+def test_label_column_with_ignore_class_before_3_4_is_a_shape_error(cases):
+    c = cases["scce/keras3-test/ignore-class-logits-none-label-column"]
+    assert truth(c, "keras3-numpy@3.3").error == "invalid_shape"
+    assert truth(c, "keras3-numpy@3.4").error is None
+
+
+def test_torch_one_hot_product_before_3_14_makes_an_out_of_range_negative_label_zero(cases):
+    c = next(c for c in cases.values() if c.sparse and c.applies_to("keras3-torch")
+             and truth(c, "keras3-torch@3.13").error != truth(c, "keras3-torch@3.14").error)
+    assert c is not None
+
+
+def test_config_a_release_reports(cases):
+    c = cases["scce/config/metric-default"]
+    assert expected_config(c, "keras3-numpy@3.1")["dtype"] is None
+    assert expected_config(c, "keras3-numpy@3.2")["dtype"] == "float32"
+    assert "ignore_class" not in expected_config(c, "keras3-numpy@3.13")
+    assert "ignore_class" in expected_config(c, "keras3-numpy@3.14")
+    assert "axis" not in expected_config(cases["scce/config/loss-default-keras3"], "keras3-torch@3.9")
+
+
+def test_profiles_diff_lists_the_changed_choices_with_sources(capsys):
+    from xentspec.cli import main
+
+    assert main(["profiles", "--diff", "keras3-torch@3.0", "keras3-torch@3.15"]) in (0, None)
+    out = capsys.readouterr().out
+    for choice, source in [("loss_dtype_argument", "keras-team/keras#19893"), ("scce_logits_label", "#22169"),
+                           ("divide_no_nan_float64", "#23064"), ("reductions", "#20410"),
+                           ("metric_weight_broadcast", "#19892"), ("scce_label_column", "#22969")]:
+        assert choice in out and source in out, choice
+
+
+def _verdict(case, profile):
+    """The verdict of an implementation that returns exactly the reference's result under ``profile``."""
+    t = truth(case, profile)
+    v = {"case": case.id, "adapter": "keras3-torch", "profile": profile, "outcome": "passed",
+         "got_error": t.error, "expected_error": t.error, "output_dtype": t.dtype, "elements": []}
+    if t.value is not None:
+        v["elements"] = [{"index": list(i), "got": float(x), "truth": float(x), "budget_ulps": 4.0}
+                         for i, x in zip(sorted(_indices(t.value.shape)), t.value.reshape(-1).tolist())]
+    return v
+
+
+def _indices(shape):
+    import numpy as np
+
+    return list(np.ndindex(shape)) if shape else [()]
+
+
+def test_a_313_to_314_compare_explains_every_changed_case_by_a_choice(cases):
+    picked = [c for c in cases.values() if c.sparse and c.form != "config" and c.applies_to("keras3-torch")
+              and ("ignore_class" in c.tags or "labels" in c.tags or "logits" in c.tags or "metric" in c.tags)]
+    picked = [c for c in picked if c.applies_to("keras3-torch@3.13")][:80]
+    a = {"adapters": {"keras3-torch": {}}, "run": {"spec_paths": []},
+         "verdicts": [_verdict(c, "keras3-torch@3.13") for c in picked]}
+    b = {"adapters": {"keras3-torch": {}}, "run": {"spec_paths": []},
+         "verdicts": [_verdict(c, "keras3-torch@3.14") for c in picked]}
+    changes = release_changes(a, b, cases)
+    assert changes, "no case changed between 3.13 and 3.14"
+    for ch in changes:
+        assert ch.explained, ch.describe()
+    named = {n for ch in changes for n in ch.choices}
+    assert named & {"metric_ignore_class", "out_of_range_label", "scce_logits_label"}
