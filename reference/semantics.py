@@ -455,6 +455,9 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
         if checked != y_pred.shape[:-1]:
             raise RefError("invalid_shape", f"labels {list(y_true.shape)} vs predictions "
                                             f"{list(y_pred.shape)}[:-1] (checked as if axis were -1)")
+    if (ignore_class is None and not flatten and y_true.shape == y_pred.shape[:ax] + y_pred.shape[ax + 1:]
+            and _literal_one_hot(profile, from_logits, y_true.shape, axis)):
+        return _one_hot_product(y_true, y_pred, axis, from_logits, profile, bounds, cast_labels, label_dtype), None
     pred = np.moveaxis(y_pred, ax, -1)
     K = pred.shape[-1]
     if flatten:
@@ -502,6 +505,35 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
         else:
             out[i] = _sparse_clip_then_renormalize(rows[i], c, bounds)
     return out.reshape(out_shape), (mask.reshape(out_shape) if mask is not None else None)
+
+
+def _literal_one_hot(profile: Profile, from_logits: bool, label_shape: tuple, axis: int) -> bool:
+    """Whether the profile's backend one-hot product broadcasts otherwise than the exact loss."""
+    from .onehot import one_hot_differs
+
+    return one_hot_differs(profile.one_hot_shape, tuple(label_shape), axis)
+
+
+def _one_hot_product(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool, profile: Profile,
+                     bounds: Bounds, cast_labels: bool, label_dtype: str | None) -> np.ndarray:
+    """one_hot_shape: the literal -sum(one_hot * log_prob) of the numpy / torch backends (.onehot)."""
+    from .onehot import literal_product
+
+    policy = LabelPolicy(profile)
+    fmt = get_format(label_dtype or bounds.dtype)
+    is_float = y_true.dtype.kind == "f"
+
+    def index(lab: Any, K: int) -> int | None:
+        lab = float(lab) if is_float else int(lab)
+        if cast_labels and is_float and math.isfinite(lab):
+            lab = round_fraction(Fraction(lab), fmt)
+        return policy.index(lab, K)
+
+    def element(row: np.ndarray, t: list[Fraction]) -> Elem:
+        return _softmax_xent_logits(row, t) if from_logits else _cce_probabilities(row, t, bounds)
+
+    K = y_pred.shape[axis]
+    return literal_product(y_true, y_pred, axis, K, profile.one_hot_shape, index, element, RefError)
 
 
 def _mask_before_squeeze(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool, ignore_class: Any,

@@ -119,3 +119,20 @@ def test_a_313_to_314_compare_explains_every_changed_case_by_a_choice(cases):
         assert ch.explained, ch.describe()
     named = {n for ch in changes for n in ch.choices}
     assert named & {"metric_ignore_class", "out_of_range_label", "scce_logits_label"}
+
+
+def test_numpy_one_hot_before_3_4_drops_a_unit_last_axis(cases):
+    # keras 3.3.3, numpy backend (measured): labels (2, 1) vs y_pred (2, 1, 3) give a (2, 2) result.
+    c = cases["scce/edge/unit-time-axis-labels"]
+    old, new = truth(c, "keras3-numpy@3.3"), truth(c, "keras3-numpy@3.4")
+    assert old.value.shape == (2, 2) and new.value.shape == (2, 1)
+    assert old.value[0, 0] == new.value[0, 0] and old.value[1, 1] == new.value[1, 0]
+
+
+def test_torch_one_hot_before_3_14_permutes_a_negative_axis(cases):
+    # keras 3.13.2, torch backend (measured): [[1.418, 3.209, 0], [2.251, 1.712, 3.430], [1.922, 1.443, 0]].
+    c = cases["scce/edge/negative-class-axis-logits"]
+    old, new = truth(c, "keras3-torch@3.13").value, truth(c, "keras3-torch@3.14").value
+    assert old[0, 0] == new[0, 0] and old[1, 1] == new[1, 1]  # the diagonal pairs label and class correctly
+    assert old[0, 2] == 0 and old[2, 2] == 0 and new[0, 2] != 0
+    assert (truth(c, "keras3-numpy@3.13").value == new).all()
