@@ -114,8 +114,9 @@ class Side:
     """One side of a law: the adapter's values and error bounds (in ``dtype``), or the error it raised."""
 
     def __init__(self, kind: str, values: Any = None, bounds: Any = None, category: str | None = None,
-                 ref_error: str | None = None, dtype: str | None = None) -> None:
+                 ref_error: str | None = None, dtype: str | None = None, message: str | None = None) -> None:
         self.kind, self.values, self.bounds, self.category, self.ref_error = kind, values, bounds, category, ref_error
+        self.message = message  # the exception's text, for expectation entries that state a message
         self.dtype = dtype
 
     def describe(self) -> str:
@@ -131,7 +132,7 @@ def side(run: Any, case: Case) -> Side:
     outcome = run.evaluate(case)
     if outcome.status == "raised":
         return Side("error", category=outcome.category or f"unclassified {outcome.exc_type}: {outcome.message}",
-                    ref_error=ref if isinstance(ref, str) else None)
+                    ref_error=ref if isinstance(ref, str) else None, message=f"{outcome.exc_type}: {outcome.message}")
     if outcome.status != "ok":
         return Side("error", category=f"{outcome.status}: {outcome.message}",
                     ref_error=ref if isinstance(ref, str) else None)
@@ -159,6 +160,18 @@ def side(run: Any, case: Case) -> Side:
             top = abs(g) + (o * ulp(g, fmt) if o else element_budget_abs(rule, g, s, dtype))
             bounds[i] = o * ulp(top, fmt) if o else element_budget_abs(rule, top, s, dtype)
     return Side("value", vals, bounds.reshape(vals.shape), dtype=dtype)
+
+
+def _raised(*sides: Side) -> list[str]:
+    """The exception text of each side that raised (the law's message names only the category)."""
+    return [f"{name} raised {s.message}" for name, s in zip("ab", sides) if s.kind == "error" and s.message]
+
+
+def _failures(*sides: Side) -> list[dict]:
+    """The verdict's failures by kind (as :mod:`xentspec.conformance.verdict` classifies a spec case's):
+    an error per side that raised, else a value failure (the two results disagree)."""
+    errs = [{"kind": "error", "category": s.category} for s in sides if s.kind == "error"]
+    return errs or [{"kind": "value"}]
 
 
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
@@ -218,7 +231,7 @@ def relation(run: Any, law: str, a: Case, b: Case, transform: Callable[[np.ndarr
         problems += _compare(v, law, sa, sb, transform, zeros, get_format(coarse))
     if problems:
         adapter = run.state.adapters[run.spec]
-        v.update(outcome="failed", message="\n".join(problems[:5]),
+        v.update(outcome="failed", message="\n".join(problems[:5] + _raised(sa, sb)), failures=_failures(sa, sb),
                  repro=adapter.repro(a, run.profile, run.spec) + "\n" + adapter.repro(b, run.profile, run.spec))
     else:
         v["outcome"] = "passed"
@@ -275,7 +288,8 @@ def constant(run: Any, law: str, a: Case, expected: float) -> dict:
         v["n_elements"] = int(np.size(sa.values))
     if problems:
         adapter = run.state.adapters[run.spec]
-        v.update(outcome="failed", message="\n".join(problems[:5]), repro=adapter.repro(a, run.profile, run.spec))
+        v.update(outcome="failed", message="\n".join(problems[:5] + _raised(sa)), failures=_failures(sa),
+                 repro=adapter.repro(a, run.profile, run.spec))
     else:
         v["outcome"] = "passed"
     return v

@@ -51,6 +51,21 @@ def exact_in(a: np.ndarray, dtype: str) -> bool:
         return bool(np.array_equal(a.astype(dtype).astype(np.float64), a))
 
 
+def smoothing_exact(case: Case) -> bool:
+    """No rounding in label smoothing: 1 - s, s / 2 and every y (1 - s) + s / 2 are values of the
+    case's dtype (decided exactly, with fractions), or the case has no label smoothing."""
+    from xentspec.spec.floats import get_format, round_fraction
+
+    s = case.params.get("label_smoothing")
+    if not s:
+        return True
+    fmt, f = get_format(case.dtype), Fraction(s)
+    labels = {Fraction(float(y)) for i in all_inputs(case) for y in np.asarray(i.y_true, dtype=np.float64).ravel()
+              if np.isfinite(y)}
+    wanted = [1 - f, f / 2] + [y * (1 - f) + f / 2 for y in labels]
+    return all(round_fraction(v, fmt) == v for v in wanted)
+
+
 def class_axis(case: Case) -> int:
     """The class axis of the case's predictions, non-negative."""
     p = all_inputs(case)[0].y_pred

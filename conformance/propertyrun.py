@@ -131,7 +131,18 @@ class PropertyRun(CaseRun):
         exp = match(self.state.expectations.get(self.spec, []), cid, self.adapter_name, self.profile)
         self.expectation = exp
         self.budget_override = exp.ulps if exp is not None else None
-        return f"known deviation: {exp.describe()}" if exp is not None and exp.ulps is None else None
+        # An entry stating its failure (`fails`) rejects the examples that fail that way and the
+        # property goes on; an entry stating nothing skips the property (the older meaning).
+        self.known = exp if exp is not None and exp.ulps is None and exp.fails is not None else None
+        self.seen["known"] = 0
+        return (f"known deviation: {exp.describe()}" if exp is not None and exp.ulps is None and self.known is None
+                else None)
+
+    def is_known(self, v: dict) -> bool:
+        """Whether the failed example verdict ``v`` fails as this property's expectation entry states."""
+        if self.known is None or v.get("outcome") not in ("failed", "error"):
+            return False
+        return self.known.fails.mismatch(v) is None
 
     def _count(self, v: dict) -> None:
         seen = self.seen
@@ -150,7 +161,9 @@ class PropertyRun(CaseRun):
                  budget_source="expectation" if self.budget_override is not None else "default",
                  reason=f"{seen['n']} examples (hypothesis profile {self.hname}, max_examples {n_max}, "
                         f"seed {self.run_seed})" + (f"; budget {exp.ulps:g} ulp: {exp.describe()}"
-                                                    if self.budget_override is not None else ""))
+                                                    if self.budget_override is not None else "")
+                        + (f"; {seen['known']} examples rejected as the known deviation "
+                           f"({self.known.fails.describe()}): {exp.describe()}" if self.known is not None else ""))
         v["property"] = {"examples": seen["n"], "seed": self.run_seed, "hypothesis_profile": self.hname}
         return v
 
@@ -192,6 +205,9 @@ class PropertyRun(CaseRun):
             t0 = time.perf_counter()
             v = check(self, example)
             self.seen["seconds"] += time.perf_counter() - t0
+            if v["outcome"] != "passed" and self.is_known(v):
+                self.seen["known"] += 1
+                reject()  # the known deviation: the example proves nothing else
             if v["outcome"] != "passed":
                 if not followers:
                     self._fail(v)

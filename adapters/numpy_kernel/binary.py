@@ -98,7 +98,10 @@ def _terms64(t: np.ndarray, p: np.ndarray, from_logits: bool, lo: float, hi: flo
                                np.where(q >= hi, math.log1p(-hi) if hi < 1.0 else -np.inf,
                                         -(np.maximum(p, 0.0) + sp)))
             return -(t * log_q + (1.0 - t) * log_1mq)
-        return np.maximum(p, 0.0) - t * p + np.log1p(np.exp(-np.abs(p)))
+        # max(x, 0) - t x as (1 - t) x (x >= 0) or -t x (x < 0): one rounding, where the
+        # difference of max(x, 0) and t x cancels (x = 16, t = 0.95: 16 ulp of the loss).
+        lin = np.where(p >= 0.0, (1.0 - t) * p, -(t * p))
+        return lin + np.log1p(np.exp(-np.abs(p)))
     q = np.clip(p, lo, hi)
     if double_eps:
         # (1 - q) first: exact for q >= 1/2 (Sterbenz), where log1p(eps - q) would
