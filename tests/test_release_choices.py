@@ -136,3 +136,24 @@ def test_torch_one_hot_before_3_14_permutes_a_negative_axis(cases):
     assert old[0, 0] == new[0, 0] and old[1, 1] == new[1, 1]  # the diagonal pairs label and class correctly
     assert old[0, 2] == 0 and old[2, 2] == 0 and new[0, 2] != 0
     assert (truth(c, "keras3-numpy@3.13").value == new).all()
+
+
+def test_valid_plus_epsilon_is_evaluated_in_the_loss_dtype():
+    # Keras 3.0-3.12 apply_mask: mask *= total / (valid + epsilon) in float32. One valid entry of
+    # two: fl32(1 + 1e-7) = 1 + 2**-23, and 2 / (1 + 2**-23) rounds to 2 - 2**-22.
+    import numpy as np
+
+    from xentspec.reference.reductions import reduce_loss
+    from xentspec.reference.semantics import clip_bounds
+    from xentspec.reference.values import ZERO, const
+    from xentspec.spec.profiles import get_profile
+
+    def reduced(profile):
+        prof = get_profile(profile)
+        values = np.array([const(Fraction(1)), ZERO], dtype=object)
+        out = reduce_loss(values, np.array([True, False]), None, "sum_over_batch_size", prof,
+                          clip_bounds("float32", prof).eps, "float32")
+        return out[()].const
+
+    assert reduced("keras3-jax@3.13") == 1
+    assert reduced("keras3-jax@3.12") == (2 - Fraction(1, 2 ** 22)) / 2
