@@ -74,6 +74,7 @@ CHOICES: Mapping[str, tuple | type] = MappingProxyType({
     "metric_weight_broadcast": ("broadcast", "as_given"),
     "scce_label_column": ("class_axis", "last", "last_after_mask"),
     "one_hot_shape": ("exact", "drops_unit_last_axis", "permutes_negative_axis"),
+    "sparse_where_float64": ("float64", "float32"),
 })
 
 KNOWN_REDUCTIONS = ("auto", "sum_over_batch_size", "sum", "none", "mean", "mean_with_sample_weight")

@@ -157,3 +157,20 @@ def test_valid_plus_epsilon_is_evaluated_in_the_loss_dtype():
 
     assert reduced("keras3-jax@3.13") == 1
     assert reduced("keras3-jax@3.12") == (2 - Fraction(1, 2 ** 22)) / 2
+
+
+def test_numpy_float64_sparse_function_with_ignore_class_is_float32_since_3_12():
+    # keras 3.11.3 numpy: float64; 3.12.0 and 3.15.1: float32 (where(valid, res, 0.0)).
+    import numpy as np
+
+    from xentspec.adapters.numpy_kernel import functions as F
+    from xentspec.spec.case import Case, Inputs
+
+    c = Case(id="t/f64-ignore", loss="sparse_categorical_crossentropy", form="function", dtype="float64",
+             params={"ignore_class": 0}, profiles=("keras3-numpy",),
+             inputs=Inputs(y_true=np.array([0, 1]), y_pred=np.array([[0.2, 0.8], [0.4, 0.6]])))
+    assert truth(c, "keras3-numpy@3.11").dtype == "float64"
+    assert truth(c, "keras3-numpy@3.12").dtype == "float32"
+    assert truth(c, "keras3-torch").dtype == "float64"
+    got = F.sparse_categorical_crossentropy(c.inputs.y_true, c.inputs.y_pred, ignore_class=0, profile="keras3-numpy")
+    assert got.dtype == np.float32
