@@ -454,9 +454,14 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
         raise RefError("invalid_argument", "only axis=-1 is supported by this backend")
     flatten = profile.scce_label_shape == "flatten" and y_true.ndim != y_pred.ndim - 1
     column = profile.scce_label_column
-    if column == "last_after_mask" and ignore_class is not None and y_true.ndim == y_pred.ndim and not flatten:
-        return _mask_before_squeeze(y_true, y_pred, axis, from_logits, ignore_class, profile, bounds,
-                                    cast_labels, label_dtype)
+    if ignore_class is not None and not flatten and column != "class_axis":
+        # Before Keras 3.15 the loss function masks as if the class axis were last.
+        label_col = y_true.ndim == y_pred.ndim
+        if column == "last" and label_col and y_true.shape[-1] == 1:
+            y_true, label_col = np.squeeze(y_true, axis=-1), False
+        if (column == "last_after_mask" and label_col) or ax != y_pred.ndim - 1:
+            return _mask_at_last_axis(y_true, y_pred, axis, from_logits, ignore_class, profile, bounds,
+                                      cast_labels, label_dtype)
     if y_true.ndim == y_pred.ndim and not flatten:
         # scce_label_column: the size-1 label axis squeezed is the class axis, or the last one.
         sq = ax if column == "class_axis" else y_pred.ndim - 1
@@ -555,15 +560,17 @@ def _one_hot_product(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_log
     return literal_product(y_true, y_pred, axis, K, profile.one_hot_shape, index, element, RefError)
 
 
-def _mask_before_squeeze(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool, ignore_class: Any,
-                         profile: Profile, bounds: Bounds, cast_labels: bool,
-                         label_dtype: str | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """scce_label_column: last_after_mask (Keras 3.0-3.3) for labels of y_pred's rank.
+def _mask_at_last_axis(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool, ignore_class: Any,
+                       profile: Profile, bounds: Bounds, cast_labels: bool,
+                       label_dtype: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """scce_label_column last / last_after_mask (Keras 3.0-3.14): ignore_class masks at axis -1.
 
-    The loss function multiplies y_pred by the validity mask of the unsqueezed labels with a
-    class axis appended, which broadcasts y_pred to rank r + 1; the backend then compares the
-    labels with that shape (no squeeze: the ranks differ), and the mask is reshaped to
-    y_pred.shape[:-1] for ``where(valid, res, 0)``, which broadcasts against the result.
+    The loss function multiplies y_pred by the labels' validity mask with an axis appended
+    at -1, whatever ``axis`` is, and reshapes the mask to y_pred.shape[:-1] for
+    ``where(valid, res, 0)``. With the class axis elsewhere, or (last_after_mask, 3.0-3.3)
+    with unsqueezed labels of y_pred's rank, the product broadcasts y_pred to another shape
+    or fails (invalid_shape); the backend then checks the labels against that shape, and the
+    reshape and the final ``where`` broadcast as arrays do.
     """
     valid = np.vectorize(lambda v: not (float(v) == ignore_class), otypes=[bool])(y_true) if y_true.size \
         else np.ones(y_true.shape, dtype=bool)
@@ -572,16 +579,13 @@ def _mask_before_squeeze(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from
     except ValueError:
         raise RefError("invalid_shape", f"y_pred {list(y_pred.shape)} times the label mask "
                                         f"{list(y_true.shape) + [1]} does not broadcast") from None
-    if tuple(y_true.shape) != tuple(bshape[:-1]):
-        raise RefError("invalid_shape", f"labels {list(y_true.shape)} vs predictions broadcast to {list(bshape)} "
-                                        "by the ignore_class mask")
     res_shape = y_pred.shape[:-1]
     if math.prod(res_shape) != valid.size:
         raise RefError("invalid_shape", f"the mask of {valid.size} labels cannot take the shape {list(res_shape)}")
     labels = np.where(valid, y_true, 0)
     keep = np.broadcast_to(valid[..., None], bshape)
     pred = np.where(keep, np.broadcast_to(y_pred, bshape), np.zeros((), dtype=y_pred.dtype)).astype(y_pred.dtype)
-    res, _ = _sparse(labels, pred, -1, from_logits, None, profile, bounds, cast_labels, label_dtype)
+    res, _ = _sparse(labels, pred, axis, from_logits, None, profile, bounds, cast_labels, label_dtype)
     mask = valid.reshape(res_shape)
     m, r = np.broadcast_arrays(mask, res)
     out = np.empty(m.shape, dtype=object)

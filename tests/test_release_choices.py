@@ -174,3 +174,14 @@ def test_numpy_float64_sparse_function_with_ignore_class_is_float32_since_3_12()
     assert truth(c, "keras3-torch").dtype == "float64"
     got = F.sparse_categorical_crossentropy(c.inputs.y_true, c.inputs.y_pred, ignore_class=0, profile="keras3-numpy")
     assert got.dtype == np.float32
+
+
+def test_ignore_class_before_3_15_masks_at_the_last_axis(cases):
+    # keras 3.14.0 torch and 3.8.0 numpy (measured): the mask zeroes y_pred along axis -1.
+    c = cases["scce/edge/ignore-class-class-axis-1"]
+    old, new = truth(c, "keras3-torch@3.14").value, truth(c, "keras3-torch@3.15").value
+    assert (truth(c, "keras3-numpy@3.8").value == old).all()
+    assert old[1, 1] > 10 * new[1, 1]  # the label's class was zeroed: -log(eps)-like
+    three = cases["scce/edge/ignore-class-class-axis-1-three-classes"]
+    assert truth(three, "keras3-torch@3.14").error == "invalid_shape"
+    assert truth(three, "keras3-torch@3.15").error is None
