@@ -181,7 +181,7 @@ def test_ignore_class_before_3_15_masks_at_the_last_axis(cases):
     c = cases["scce/edge/ignore-class-class-axis-1"]
     old, new = truth(c, "keras3-torch@3.14").value, truth(c, "keras3-torch@3.15").value
     assert (truth(c, "keras3-numpy@3.8").value == old).all()
-    assert old[1, 1] > 10 * new[1, 1]  # the label's class was zeroed: -log(eps)-like
+    assert old[1, 1] > 5 * new[1, 1]  # the label's class was zeroed: -log(eps) = 16.1 against 2.30
     three = cases["scce/edge/ignore-class-class-axis-1-three-classes"]
     assert truth(three, "keras3-torch@3.14").error == "invalid_shape"
     assert truth(three, "keras3-torch@3.15").error is None
