@@ -88,6 +88,8 @@ class Keras3Adapter(Adapter):
         ErrorRule("invalid_argument", ValueError, r"only axis=-1|axis.*(not|must)"),
         # Out-of-range class indices: torch's nll_loss / cross_entropy and NumPy fancy indexing.
         ErrorRule("invalid_label", (IndexError, RuntimeError), r"target -?\d+ is out of bounds|out of bounds"),
+        # torch's F.one_hot (the sparse loss of the torch backend before Keras 3.14) on a label >= K.
+        ErrorRule("invalid_label", RuntimeError, r"Class values must be smaller than num_classes"),
         # torch's F.binary_cross_entropy refuses NaN (and values outside [0, 1]) in probabilities or targets.
         ErrorRule("invalid_value", RuntimeError, r"elements of (input|target) should be between 0 and 1"),
         # Shape checks of the backends' crossentropy ops ("Arguments `target` and `output` must

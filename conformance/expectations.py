@@ -5,7 +5,8 @@ A file is a YAML list of entries::
     - case: "bce/edge/probability-nan"   # a case id or an fnmatch glob (required)
       reason: "torch refuses NaN"      # why, citing the source (required)
       link: "https://github.com/..."   # the upstream issue or PR (optional)
-      profile: "keras3*"               # only under matching profiles (optional)
+      profile: "keras3*"               # only under matching profiles (optional): a glob, or a
+                                       #   release selector such as "keras3-*@>=3.10"
       adapter: "numpy"                 # only for matching adapters (optional; files given
                                        #   with --expectations apply to every adapter)
       fails:                           # the failure the case shows (see :class:`Failure`)
@@ -263,13 +264,27 @@ class Expectation:
         """Whether this entry covers ``case_id`` run on ``adapter`` under ``profile``."""
         if self.adapter is not None and not fnmatch.fnmatchcase(adapter, self.adapter):
             return False
-        if self.profile is not None and not fnmatch.fnmatchcase(profile, self.profile):
+        if self.profile is not None and not _profile_matches(self.profile, profile):
             return False
         return case_id == self.case or fnmatch.fnmatchcase(case_id, self.case)
 
     def describe(self) -> str:
         """The reason with its link, for xfail marks and reports."""
         return f"{self.reason} ({self.link})" if self.link else self.reason
+
+
+def _profile_matches(pattern: str, profile: str) -> bool:
+    """An entry's ``profile``: an fnmatch glob of names, or a release selector (``keras3-*@>=3.10``)."""
+    if fnmatch.fnmatchcase(profile, pattern):
+        return True
+    if "@" not in pattern:
+        return False
+    from xentspec.spec.profiles import selects
+
+    try:
+        return selects((pattern,), profile)
+    except (KeyError, ValueError):
+        return False
 
 
 def _parse(text: str, source: str, adapter: str | None) -> list[Expectation]:

@@ -29,6 +29,7 @@ import numpy as np
 from xentspec.spec.floats import get_format, json_number, ulp
 
 from xentspec.adapters.base import non_numeric
+from xentspec.reference.config import expected_config
 
 from .budget import budget_rule, element_budget, element_budget_abs
 from .isolation import Outcome
@@ -165,13 +166,13 @@ def _junk(case: Any, result: Any) -> str | None:
     return None
 
 
-def _config_problems(case: Any, result: Any) -> list[tuple[str, list[str]]]:
-    """(message, config keys concerned) of each way a config case's result is wrong."""
+def _config_problems(case: Any, result: Any, profile: str) -> list[tuple[str, list[str]]]:
+    """(message, config keys concerned) of each way a config case's result is wrong under ``profile``."""
     out = []
     cfg, back = result.config, result.config_roundtrip
     if cfg is None:
         return [("the adapter returned no config for a config case", [])]
-    for key, want in (case.config or {}).items():
+    for key, want in expected_config(case, profile).items():
         if key not in cfg:
             out.append((f"get_config() lacks {key!r}", [key]))
         elif not _config_equal(cfg[key], want):
@@ -245,7 +246,7 @@ def judge(case: Any, truth: Any, outcome: Outcome, *, adapter: str, profile: str
     else:
         result = outcome.result
         if case.form == "config":
-            for text, keys in _config_problems(case, result):
+            for text, keys in _config_problems(case, result, profile):
                 fail("config", text, keys=keys)
         got = result.value
         values = np.asarray(truth.value, dtype=np.float64) if truth.value is not None else None

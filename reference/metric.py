@@ -77,6 +77,8 @@ def _update_keras3(values: np.ndarray, vmask: np.ndarray | None, sw: np.ndarray 
         w = np.vectorize(lambda x, y: x * y if isinstance(x, Fraction) else float(x) * float(y),
                          otypes=[object])(a, b) if a.size else np.empty(a.shape, dtype=object)
     v, w = squeeze_or_expand(values, w, profile)
+    if profile.metric_weight_broadcast == "as_given":
+        return _weigh_as_given(v, w, floor)
     if v.ndim > w.ndim:
         v = _mean_trailing(v, w.ndim)
     if w.ndim > v.ndim:
@@ -92,6 +94,29 @@ def _update_keras3(values: np.ndarray, vmask: np.ndarray | None, sw: np.ndarray 
     v = _per_sample_mean(prod)
     terms = [(Fraction(1), e) for e in v.reshape(-1)]
     flat_w = list(np.asarray(wsum_src, dtype=object).reshape(-1))
+    if any(not isinstance(x, Fraction) for x in flat_w):
+        return terms, math.nan
+    return terms, sum(flat_w, Fraction(0))
+
+
+def _weigh_as_given(v: np.ndarray, w: np.ndarray, floor: float) -> tuple[list[tuple[Coef, Elem]], Coef]:
+    """metric_weight_broadcast: as_given (Keras 3.0-3.3 ``reduce_to_samplewise_values``).
+
+    The values are reduced to the weight's rank, then multiplied by it with array
+    broadcasting (a weight of higher rank repeats the values); the count is the sum of the
+    weight as given, reduced per sample only when the values had rank > 1. So a scalar
+    weight over a batch of B counts once while the values count B times.
+    """
+    values_ndim = v.ndim
+    if v.ndim > w.ndim:
+        v = _mean_trailing(v, w.ndim)
+    a, b = broadcast(v, w)
+    prod = np.empty(a.shape, dtype=object)
+    for idx in np.ndindex(a.shape):
+        prod[idx] = weighted_elem(b[idx], a[idx], floor)
+    counted = _coef_mean(w) if values_ndim > 1 and w.ndim > 1 else w
+    terms = [(Fraction(1), e) for e in _per_sample_mean(prod).reshape(-1)]
+    flat_w = list(np.asarray(counted, dtype=object).reshape(-1))
     if any(not isinstance(x, Fraction) for x in flat_w):
         return terms, math.nan
     return terms, sum(flat_w, Fraction(0))

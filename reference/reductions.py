@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from xentspec.spec.floats import get_format
+from xentspec.spec.floats import get_format, round_fraction
 from xentspec.spec.profiles import Profile
 
 from .semantics import RefError
@@ -123,6 +123,10 @@ def reduce_loss(values: np.ndarray, mask: np.ndarray | None, sample_weight: np.n
     ``weights_dtype``: the dtype the weighted products are computed in (for their underflow).
     """
     sw = weights_array(sample_weight) if sample_weight is not None else None
+    if mask is not None and profile.masked_mean_divisor == "all":
+        # The mask never reaches the reduction (numpy backend, Keras 3.0-3.6): the loss function
+        # already zeroed the ignored entries, and every entry counts in the divisor.
+        mask = None
     if mask is not None:
         if reduction in ("sum_over_batch_size", "mean"):
             total, valid = mask.size, int(mask.sum())
@@ -130,7 +134,11 @@ def reduce_loss(values: np.ndarray, mask: np.ndarray | None, sample_weight: np.n
                 # divide_no_nan(total, 0) = 0 (Keras 3); tf-keras: total / 0 = inf, 0 * inf = NaN.
                 factor: Coef = math.nan if profile.all_masked == "nan" else Fraction(0)
             elif profile.masked_mean_divisor == "valid_plus_epsilon":
-                factor = Fraction(total) / (valid + dtype_eps)
+                # total / (valid + epsilon) as Keras evaluates it: in the mask's dtype (the loss
+                # dtype), the sum and the quotient each rounded (valid = 1 in float32: 1 + 2**-23).
+                fmt = get_format(weights_dtype or "float64")
+                factor = Fraction(round_fraction(Fraction(total) / Fraction(round_fraction(valid + dtype_eps, fmt)),
+                                                 fmt))
             else:
                 factor = Fraction(total, valid)
             fmask = np.empty(mask.shape, dtype=object)

@@ -396,6 +396,9 @@ def check_arguments(case: Any, profile: Profile, form: str) -> None:
     if case.sparse and form == "loss" and "axis" in params and not profile.scce_class_axis:
         raise RefError("invalid_argument", f"profile {profile.name}: the SparseCategoricalCrossentropy "
                                            "loss class takes no axis")
+    if form == "loss" and params.get("dtype") is not None and not profile.loss_dtype_argument:
+        # loss_dtype_argument: false (Keras 3.0-3.3): the constructor has no `dtype` (a TypeError).
+        raise RefError("invalid_argument", f"profile {profile.name}: the loss classes take no dtype")
     if case.loss == "binary_crossentropy" and form == "metric" and "axis" in params:
         pass  # the BCE metric has no axis argument in Keras 3; the spec decides via expect
     ls = params.get("label_smoothing")
@@ -450,8 +453,20 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
     if profile.scce_axis == "last_only" and ax != y_pred.ndim - 1:
         raise RefError("invalid_argument", "only axis=-1 is supported by this backend")
     flatten = profile.scce_label_shape == "flatten" and y_true.ndim != y_pred.ndim - 1
-    if y_true.ndim == y_pred.ndim and y_true.shape[ax] == 1 and not flatten:
-        y_true = np.squeeze(y_true, axis=ax)
+    column = profile.scce_label_column
+    if ignore_class is not None and not flatten and column != "class_axis":
+        # Before Keras 3.15 the loss function masks as if the class axis were last.
+        label_col = y_true.ndim == y_pred.ndim
+        if column == "last" and label_col and y_true.shape[-1] == 1:
+            y_true, label_col = np.squeeze(y_true, axis=-1), False
+        if (column == "last_after_mask" and label_col) or ax != y_pred.ndim - 1:
+            return _mask_at_last_axis(y_true, y_pred, axis, from_logits, ignore_class, profile, bounds,
+                                      cast_labels, label_dtype)
+    if y_true.ndim == y_pred.ndim and not flatten:
+        # scce_label_column: the size-1 label axis squeezed is the class axis, or the last one.
+        sq = ax if column == "class_axis" else y_pred.ndim - 1
+        if y_true.shape[sq] == 1:
+            y_true = np.squeeze(y_true, axis=sq)
     if profile.scce_axis == "labels_checked_as_last":
         # The backend squeezes a trailing size-1 label axis and compares the labels with
         # y_pred.shape[:-1] whatever the axis; past that check the axis is honoured.
@@ -459,6 +474,9 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
         if checked != y_pred.shape[:-1]:
             raise RefError("invalid_shape", f"labels {list(y_true.shape)} vs predictions "
                                             f"{list(y_pred.shape)}[:-1] (checked as if axis were -1)")
+    if (ignore_class is None and not flatten and y_true.shape == y_pred.shape[:ax] + y_pred.shape[ax + 1:]
+            and _literal_one_hot(profile, from_logits, y_true.shape, axis)):
+        return _one_hot_product(y_true, y_pred, axis, from_logits, profile, bounds, cast_labels, label_dtype), None
     pred = np.moveaxis(y_pred, ax, -1)
     K = pred.shape[-1]
     if flatten:
@@ -511,6 +529,69 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool
         else:
             out[i] = _sparse_clip_then_renormalize(rows[i], c, bounds)
     return out.reshape(out_shape), (mask.reshape(out_shape) if mask is not None else None)
+
+
+def _literal_one_hot(profile: Profile, from_logits: bool, label_shape: tuple, axis: int) -> bool:
+    """Whether the profile's backend one-hot product broadcasts otherwise than the exact loss."""
+    from .onehot import one_hot_differs
+
+    return one_hot_differs(profile.one_hot_shape, tuple(label_shape), axis)
+
+
+def _one_hot_product(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool, profile: Profile,
+                     bounds: Bounds, cast_labels: bool, label_dtype: str | None) -> np.ndarray:
+    """one_hot_shape: the literal -sum(one_hot * log_prob) of the numpy / torch backends (.onehot)."""
+    from .onehot import literal_product
+
+    policy = LabelPolicy(profile)
+    fmt = get_format(label_dtype or bounds.dtype)
+    is_float = y_true.dtype.kind == "f"
+
+    def index(lab: Any, K: int) -> int | None:
+        lab = float(lab) if is_float else int(lab)
+        if cast_labels and is_float and math.isfinite(lab):
+            lab = round_fraction(Fraction(lab), fmt)
+        return policy.index(lab, K)
+
+    def element(row: np.ndarray, t: list[Fraction]) -> Elem:
+        return _softmax_xent_logits(row, t) if from_logits else _cce_probabilities(row, t, bounds)
+
+    K = y_pred.shape[axis]
+    return literal_product(y_true, y_pred, axis, K, profile.one_hot_shape, index, element, RefError)
+
+
+def _mask_at_last_axis(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool, ignore_class: Any,
+                       profile: Profile, bounds: Bounds, cast_labels: bool,
+                       label_dtype: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """scce_label_column last / last_after_mask (Keras 3.0-3.14): ignore_class masks at axis -1.
+
+    The loss function multiplies y_pred by the labels' validity mask with an axis appended
+    at -1, whatever ``axis`` is, and reshapes the mask to y_pred.shape[:-1] for
+    ``where(valid, res, 0)``. With the class axis elsewhere, or (last_after_mask, 3.0-3.3)
+    with unsqueezed labels of y_pred's rank, the product broadcasts y_pred to another shape
+    or fails (invalid_shape); the backend then checks the labels against that shape, and the
+    reshape and the final ``where`` broadcast as arrays do.
+    """
+    valid = np.vectorize(lambda v: not (float(v) == ignore_class), otypes=[bool])(y_true) if y_true.size \
+        else np.ones(y_true.shape, dtype=bool)
+    try:
+        bshape = np.broadcast_shapes(y_pred.shape, y_true.shape + (1,))
+    except ValueError:
+        raise RefError("invalid_shape", f"y_pred {list(y_pred.shape)} times the label mask "
+                                        f"{list(y_true.shape) + [1]} does not broadcast") from None
+    res_shape = y_pred.shape[:-1]
+    if math.prod(res_shape) != valid.size:
+        raise RefError("invalid_shape", f"the mask of {valid.size} labels cannot take the shape {list(res_shape)}")
+    labels = np.where(valid, y_true, 0)
+    keep = np.broadcast_to(valid[..., None], bshape)
+    pred = np.where(keep, np.broadcast_to(y_pred, bshape), np.zeros((), dtype=y_pred.dtype)).astype(y_pred.dtype)
+    res, _ = _sparse(labels, pred, axis, from_logits, None, profile, bounds, cast_labels, label_dtype)
+    mask = valid.reshape(res_shape)
+    m, r = np.broadcast_arrays(mask, res)
+    out = np.empty(m.shape, dtype=object)
+    for idx in np.ndindex(m.shape):
+        out[idx] = r[idx] if m[idx] else ZERO
+    return out, mask
 
 
 def _sparse_logits(row: np.ndarray, c: int) -> Elem:

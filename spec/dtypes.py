@@ -17,9 +17,8 @@ three dtypes, which the reference, the verdict and the budget read from here:
 
 The profile choices that decide them (``spec/profiles.yaml`` explains each):
 ``loss_dtype``, ``loss_class_dtype``, ``metric_inputs``, ``float64_tensors``, ``float64_dense``,
-``sparse_mask_float64``,
-``bfloat16_compute``, ``sparse_half_result``, ``mean_float64`` and
-``divide_no_nan_float64``.
+``bfloat16_compute``, ``sparse_half_result``, ``mean_float64``,
+``divide_no_nan_float64`` and ``sparse_where_float64``.
 """
 
 from __future__ import annotations
@@ -105,22 +104,21 @@ def call_dtypes(case: Any, profile: str | Profile | None) -> CallDtypes:
         compute = "float32"  # the dense functions' convert_to_tensor(y_pred) demotes 64-bit
     if compute == "bfloat16" and prof.bfloat16_compute == "float32":
         compute = "float32"
-    masked64 = False
     if case.form == "function":
         output, weights = compute, None
         if case.sparse and compute in ("float16", "bfloat16") and prof.sparse_half_result == "float32":
             output = "float32"  # -sum(one_hot * log_prob) with a float32 one_hot promotes
-        if case.sparse and compute == "float64" and case.params.get("ignore_class") is not None \
-                and prof.sparse_mask_float64 == "float32":
-            output, masked64 = "float32", True  # where(valid, res, 0.0) takes result_type(float64) = float32
     else:
         output, weights = cls_dtype, cls_dtype
         if output == "float64" and prof.divide_no_nan_float64 == "float32" \
                 and (metric or _reduction_divides(case, prof)):
             output = "float32"  # divide_no_nan(float64, float64) takes result_type(..., float) = float32
     elements = compute
-    if masked64:
-        elements = "float64"  # computed in float64, then converted by the where
+    if compute == "float64" and case.sparse and case.params.get("ignore_class") is not None \
+            and prof.sparse_where_float64 == "float32":
+        elements = "float32"  # where(valid, res, 0.0): result_type(float64, float) = float32 (numpy)
+        if case.form == "function":
+            output = "float32"
     if inputs == "bfloat16" and compute == "float32":
         elements = "bfloat16"  # the ops before the clip still round to bfloat16 (ml_dtypes arithmetic)
     shape = _first_pred_shape(case) or ()

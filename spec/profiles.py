@@ -43,7 +43,7 @@ CHOICES: Mapping[str, tuple | type] = MappingProxyType({
     "nan_label": ("out_of_range", "class_zero"),
     "ignore_class": bool,
     "metric_ignore_class": bool,
-    "masked_mean_divisor": ("valid", "valid_plus_epsilon"),
+    "masked_mean_divisor": ("valid", "valid_plus_epsilon", "all"),
     "all_masked": ("zero", "nan"),
     "zero_over_zero": ("zero", "nan"),
     "empty_rank1_passthrough": bool,
@@ -70,7 +70,12 @@ CHOICES: Mapping[str, tuple | type] = MappingProxyType({
     "scce_label_shape": ("strict", "flatten"),
     "bce_shapes": ("equal", "broadcast"),
     "subnormals": ("kept", "flushed", "flushed_all"),
-    "sparse_mask_float64": ("float64", "float32"),
+    "loss_dtype_argument": bool,
+    "metric_config_dtype": ("floatx", "none"),
+    "metric_weight_broadcast": ("broadcast", "as_given"),
+    "scce_label_column": ("class_axis", "last", "last_after_mask"),
+    "one_hot_shape": ("exact", "drops_unit_last_axis", "permutes_negative_axis"),
+    "sparse_where_float64": ("float64", "float32"),
 })
 
 KNOWN_REDUCTIONS = ("auto", "sum_over_batch_size", "sum", "none", "mean", "mean_with_sample_weight")
@@ -111,6 +116,17 @@ def _is_history(value: Any) -> bool:
 
 
 def _resolve(name: str, raw: Mapping[str, dict], seen: tuple[str, ...], where: str) -> dict:
+    """The choices of ``name`` with its ancestors' (``extends``) filled in."""
+    return {k: v for k, (v, _) in _resolve_owned(name, raw, seen, where).items()}
+
+
+def _resolve_owned(name: str, raw: Mapping[str, dict], seen: tuple[str, ...], where: str) -> dict:
+    """Like :func:`_resolve`, each value paired with the family of the block that set it.
+
+    A history holds for the releases of the family it was written for: a profile of another
+    family (tf-keras extends keras3) must set such a choice itself, or it would read a Keras 3
+    release's value at a tf-keras release number.
+    """
     if name in seen:
         raise SpecError("profile inheritance loops: " + " -> ".join(seen + (name,)), file=where)
     entry = raw[name]
@@ -122,8 +138,14 @@ def _resolve(name: str, raw: Mapping[str, dict], seen: tuple[str, ...], where: s
         if parent not in raw or parent == RELEASES_KEY:
             raise SpecError(f"profile {name!r} extends unknown profile {parent!r}", file=where,
                             field=f"{name}.extends")
-        base = _resolve(parent, raw, seen + (name,), where)
-    merged = {**base, **{k: v for k, v in entry.items() if k not in ("extends",)}}
+        base = _resolve_owned(parent, raw, seen + (name,), where)
+    family = entry.get("family", base.get("family", (None, None))[0])
+    own = {k: (v, family) for k, v in entry.items() if k not in ("extends",)}
+    merged = {**base, **own}
+    for key, (value, fam) in merged.items():
+        if key != "family" and fam != family and _is_history(value):
+            raise SpecError(f"profile {name!r} (family {family}) inherits the {fam} history of {key!r}; "
+                            "set the choice for this family", file=where, field=f"{name}.{key}")
     return merged
 
 

@@ -161,3 +161,12 @@ def test_torch_tensors_keep_a_scalar_weight_scalar() -> None:
     adapter = load_adapter("keras3-torch")
     for dtype in ("float32", "float64", "bfloat16"):
         assert tuple(adapter.tensor(np.array(0.5), dtype).shape) == ()
+
+
+def test_torch_one_hot_label_error_is_invalid_label() -> None:
+    # keras 3.0-3.13 torch backend: F.one_hot refuses a label >= K with this RuntimeError.
+    from xentspec.adapters.base import classify_exception
+    from xentspec.adapters.keras3_adapter import Keras3Adapter
+
+    err = RuntimeError("Class values must be smaller than num_classes.")
+    assert classify_exception(err, Keras3Adapter.error_rules) == "invalid_label"

@@ -383,7 +383,7 @@ def test_torch_findings(cases):
 
 def test_torch_keeps_a_scalar_weight_scalar():
     a = port("torch")
-    t = a.backend().tensor(np.array(2.0), "float32")
+    t = a.framework_backend().tensor(np.array(2.0), "float32")
     assert tuple(t.shape) == ()
 
 

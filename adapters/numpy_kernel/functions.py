@@ -305,8 +305,8 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
     if res.dtype in ("float16", "bfloat16") and prof.sparse_half_result == "float32":
         # The backend multiplies the log-probabilities by a float32 one_hot: a float32 result.
         return P.storage_result(res.values, "float32")
-    if res.dtype == "float64" and ignore_class is not None and prof.sparse_mask_float64 == "float32":
-        # numpy backend: where(valid, res, 0.0) demotes the float64 losses to float32.
+    if res.dtype == "float64" and ignore_class is not None and prof.sparse_where_float64 == "float32":
+        # where(valid, res, 0.0) on the numpy backend: result_type(float64, float) = float32.
         return P.storage_result(res.values, "float32")
     return _finish(res)
 
