@@ -114,15 +114,31 @@ class MlxBackend(ks.Backend):
         return t != value
 
     def sum(self, t: Any, axis: Any = None) -> Any:
+        if t.size == 0:
+            return self._empty_reduction(t, axis, 0.0)
         return self.mx.sum(t, axis=_axes(axis))
 
     def mean(self, t: Any, axis: Any = None) -> Any:
+        if t.size == 0:
+            return self._empty_reduction(t, axis, float("nan"))
         return self.mx.mean(t, axis=_axes(axis))
+
+    def _empty_reduction(self, t: Any, axis: Any, value: float) -> Any:
+        """A reduction of an empty array: its identity (0 for a sum, 0 / 0 for a mean) in the reduced shape.
+
+        mlx 0.32.4's CPU sum of an empty array sometimes never returns (its stream thread spins in
+        nd_loop inside reduction_op while eval waits; seen twice in metric updates of an empty batch,
+        not reproducible on demand), so the port does not call it on empty arrays.
+        """
+        axes = tuple(range(t.ndim)) if axis is None else tuple(a % t.ndim for a in _axes_tuple(axis))
+        shape = [n for i, n in enumerate(t.shape) if i not in axes]
+        return self.mx.full(shape, value, dtype=t.dtype)
 
     # -- kernels
     def _renormalised_clipped(self, p: Any, axis: int) -> Any:
         mx = self.mx
-        p = p / mx.sum(p, axis=axis, keepdims=True)
+        if p.size:  # an empty batch stays empty (mx.sum of it may hang: _empty_reduction)
+            p = p / mx.sum(p, axis=axis, keepdims=True)
         return mx.clip(p, ks.EPSILON, 1.0 - ks.EPSILON)
 
     def sparse_xent(self, labels: Any, y_pred: Any, from_logits: bool, axis: int) -> Any:
@@ -136,7 +152,7 @@ class MlxBackend(ks.Backend):
         mx = self.mx
         if from_logits:
             return self.nn.losses.cross_entropy(y_pred, y_true, axis=axis, reduction="none")
-        return -mx.sum(y_true * mx.log(self._renormalised_clipped(y_pred, axis)), axis=axis)
+        return -self.sum(y_true * mx.log(self._renormalised_clipped(y_pred, axis)), axis=axis)
 
     def binary_xent(self, y_true: Any, y_pred: Any, from_logits: bool) -> Any:
         losses = self.nn.losses
@@ -144,6 +160,10 @@ class MlxBackend(ks.Backend):
             return losses.binary_cross_entropy(y_pred, y_true, with_logits=True, reduction="none")
         p = self.mx.clip(y_pred, ks.EPSILON, 1.0 - ks.EPSILON)
         return losses.binary_cross_entropy(p, y_true, with_logits=False, reduction="none")
+
+
+def _axes_tuple(axis: Any) -> tuple[int, ...]:
+    return tuple(axis) if isinstance(axis, (tuple, list)) else (int(axis),)
 
 
 def _axes(axis: Any) -> Any:
