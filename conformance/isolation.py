@@ -60,9 +60,33 @@ def evaluate_inprocess(adapter: Any, case: Any, profile: str) -> Outcome:
     except Exception as exc:  # noqa: BLE001 - any adapter exception is a verdict, not a runner error
         return Outcome("raised", category=classify_exception(exc, getattr(adapter, "error_rules", ())),
                        exc_type=f"{type(exc).__module__}.{type(exc).__qualname__}", message=str(exc),
-                       traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-8)),
+                       traceback=portable_paths("".join(traceback.format_exception(
+                           type(exc), exc, exc.__traceback__, limit=-8))),
                        duration=time.perf_counter() - t0)
     return Outcome("ok", result=out, duration=time.perf_counter() - t0)
+
+
+def _path_prefixes() -> list[tuple[str, str]]:
+    """(absolute folder, short name) pairs, longest first: the project root, site-packages, Python."""
+    import sysconfig
+    from pathlib import Path
+
+    import xentspec
+
+    pairs = {str(Path(xentspec.__file__).resolve().parents[1]) + os.sep: "",
+             sysconfig.get_paths()["purelib"] + os.sep: "site-packages/",
+             sysconfig.get_paths()["platlib"] + os.sep: "site-packages/",
+             sys.prefix + os.sep: "<python>/", sys.base_prefix + os.sep: "<python>/"}
+    return sorted(pairs.items(), key=lambda kv: -len(kv[0]))
+
+
+def portable_paths(text: str) -> str:
+    """``text`` (a traceback) with this machine's folders shortened: files of the project relative
+    to its root, installed packages under ``site-packages/``, so that a report names no machine
+    paths (reports are committed as baselines and published as findings)."""
+    for prefix, short in _path_prefixes():
+        text = text.replace(prefix, short)
+    return text
 
 
 def _send(stream: BinaryIO, obj: Any) -> None:

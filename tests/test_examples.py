@@ -78,4 +78,9 @@ def test_the_workflow_and_the_local_script_run_the_same_steps():
     for needle in ("xentspec run --adapter example-port", "xentspec compare baseline/report.json",
                    "GITHUB_STEP_SUMMARY"):
         assert needle in script
-    assert yaml.safe_load((PKG / "expectations.yaml").read_text(encoding="utf-8")) == []
+    # Every known deviation of the port has its reason; an entry of a spec case states its failure.
+    from xentspec.conformance.expectations import load_expectations
+
+    entries = load_expectations([PKG / "expectations.yaml"])
+    assert entries and all(e.reason and e.adapter == "example-port" for e in entries)
+    assert all(e.fails is not None for e in entries if not e.case.startswith("property/"))

@@ -72,3 +72,20 @@ def test_the_traceback_of_an_unclassified_exception_is_in_every_report(xdir, xto
     page = (xdir / "out" / "report.html").read_text()
     assert "helper_that_fails" in page
     assert _verdicts(rep)["small/bce-loss"].get("traceback") is None
+
+
+def test_tracebacks_in_reports_name_no_machine_paths():
+    """Reports are committed as baselines and published: a traceback names project files relative to
+    the project root and installed packages under site-packages/, never this machine's folders."""
+    import sysconfig
+    from pathlib import Path
+
+    import xentspec
+    from xentspec.conformance.isolation import portable_paths
+
+    root = str(Path(xentspec.__file__).resolve().parents[1])
+    site = sysconfig.get_paths()["purelib"]
+    text = f'File "{root}/adapters/base.py", line 1\nFile "{site}/numpy/core.py", line 2\n'
+    out = portable_paths(text)
+    assert root not in out and site not in out
+    assert 'File "adapters/base.py"' in out and 'File "site-packages/numpy/core.py"' in out
