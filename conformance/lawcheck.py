@@ -104,9 +104,9 @@ def flushed_subnormals(case: Case, profile: str, adapter: Any = None) -> bool:
     float64 subnormals (in the compute dtype); ``flushed_all``: float16 ones too (XLA divides
     float16 through the reciprocal, which overflows for a subnormal divisor)."""
     mode = get_profile(profile).subnormals
-    if mode == "kept" and adapter is not None:
-        mode = {True: "flushed"}.get(getattr(adapter, "flushes_subnormals", False),
-                                     getattr(adapter, "flushes_subnormals", None) or "kept")
+    if mode == "kept":
+        flag = getattr(adapter, "flushes_subnormals", False)  # True, False, or a value of the choice
+        mode = "flushed" if flag is True else (flag or "kept")
     if mode == "kept":
         return False
     dtypes = {compute_dtype(case, profile)} | ({case.dtype} if mode == "flushed_all" else set())

@@ -74,20 +74,20 @@ class Backend:
 
     # -- arithmetic
     def add(self, a: Any, b: Any) -> Any:
-        """a + b."""
-        raise NotImplementedError
+        """a + b (the tensor's own operator; a lazy backend overrides it)."""
+        return a + b
 
     def subtract(self, a: Any, b: Any) -> Any:
-        """a - b."""
-        raise NotImplementedError
+        """a - b (the tensor's own operator; a lazy backend overrides it)."""
+        return a - b
 
     def multiply(self, a: Any, b: Any) -> Any:
-        """a * b."""
-        raise NotImplementedError
+        """a * b (the tensor's own operator; a lazy backend overrides it)."""
+        return a * b
 
     def divide(self, a: Any, b: Any) -> Any:
-        """a / b."""
-        raise NotImplementedError
+        """a / b (the tensor's own operator; a lazy backend overrides it)."""
+        return a / b
 
     def divide_no_nan(self, a: Any, b: Any) -> Any:
         """a / b, and 0 where b == 0 (Keras ``ops.divide_no_nan``)."""
@@ -98,8 +98,8 @@ class Backend:
         raise NotImplementedError
 
     def not_equal(self, t: Any, value: float) -> Any:
-        """A boolean tensor ``t != value``."""
-        raise NotImplementedError
+        """A boolean tensor ``t != value`` (the tensor's own operator; a lazy backend overrides it)."""
+        return t != value
 
     def sum(self, t: Any, axis: int | Sequence[int] | None = None) -> Any:
         """The sum over ``axis`` (an int, a list of ints, or None for all)."""
@@ -121,3 +121,55 @@ class Backend:
     def binary_xent(self, y_true: Any, y_pred: Any, from_logits: bool) -> Any:
         """Elementwise binary loss; equal shapes."""
         raise NotImplementedError
+
+
+class ArrayModuleBackend(Backend):
+    """A backend whose framework has a NumPy-like array module ``xp`` (``jax.numpy``, ``mlx.core``).
+
+    The shape, selection and reduction operations are that module's functions under NumPy's
+    names; a subclass sets ``self.xp`` and supplies the tensors, casts and kernels.
+    """
+
+    xp: Any = None
+
+    def _axes(self, axis: Any) -> Any:
+        """``axis`` as the module takes it (a tuple for several axes)."""
+        return tuple(axis) if isinstance(axis, (list, tuple)) else axis
+
+    def shape(self, t: Any) -> tuple[int, ...]:
+        """The shape as a tuple of ints."""
+        return tuple(int(d) for d in t.shape)
+
+    def squeeze(self, t: Any, axis: int) -> Any:
+        """``t`` without its size-1 ``axis``."""
+        return self.xp.squeeze(t, axis)
+
+    def expand_dims(self, t: Any, axis: int) -> Any:
+        """``t`` with a size-1 axis inserted at ``axis``."""
+        return self.xp.expand_dims(t, axis)
+
+    def reshape(self, t: Any, shape: Sequence[int]) -> Any:
+        """``t`` reshaped."""
+        return self.xp.reshape(t, tuple(shape))
+
+    def broadcast_to(self, t: Any, shape: Sequence[int]) -> Any:
+        """``t`` broadcast to ``shape``."""
+        return self.xp.broadcast_to(t, tuple(shape))
+
+    def divide_no_nan(self, a: Any, b: Any) -> Any:
+        """a / b, and 0 where b == 0 (the division by 1 there keeps NaN out of the unused branch)."""
+        xp = self.xp
+        safe = xp.where(b == 0, xp.ones_like(b), b)
+        return xp.where(b == 0, xp.zeros_like(a / safe), a / safe)
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        """Elementwise ``a if cond else b``."""
+        return self.xp.where(cond, a, b)
+
+    def sum(self, t: Any, axis: Any = None) -> Any:
+        """The sum over ``axis``."""
+        return self.xp.sum(t, axis=self._axes(axis))
+
+    def mean(self, t: Any, axis: Any = None) -> Any:
+        """The mean over ``axis``."""
+        return self.xp.mean(t, axis=self._axes(axis))

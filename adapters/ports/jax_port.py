@@ -26,6 +26,7 @@ import numpy as np
 
 from ..base import Capabilities, ErrorRule
 from . import keras_semantics as ks
+from .backend import ArrayModuleBackend
 from .base import ALL_FORMS, ALL_LOSSES, ALL_PARAMS, ALL_REDUCTIONS, GLUE_ERROR_RULES, PortAdapter, bfloat16_dtype
 
 __all__ = ["JaxBackend", "JaxPortAdapter"]
@@ -40,7 +41,7 @@ def _x64_enabled() -> bool:
     return os.environ.get("JAX_ENABLE_X64", "").lower() in ("1", "true", "yes")
 
 
-class JaxBackend(ks.Backend):
+class JaxBackend(ArrayModuleBackend):
     """Keras-glue operations on jax.Arrays committed to one device."""
 
     name = "jax"
@@ -51,6 +52,7 @@ class JaxBackend(ks.Backend):
         import optax
 
         self.jax, self.jnp, self.optax = jax, jnp, optax
+        self.xp = jnp
         self.device = jax.devices(device)[0]
 
     # -- tensors
@@ -63,9 +65,6 @@ class JaxBackend(ks.Backend):
     def to_numpy(self, t: Any) -> Any:
         return np.asarray(t)
 
-    def shape(self, t: Any) -> tuple[int, ...]:
-        return tuple(int(d) for d in t.shape)
-
     def dtype(self, t: Any) -> str:
         return str(t.dtype)
 
@@ -76,49 +75,6 @@ class JaxBackend(ks.Backend):
 
     def full(self, shape: Sequence[int], value: float, dtype: str) -> Any:
         return self.jax.device_put(self.jnp.full(tuple(shape), value, dtype=self._np_dtype(dtype)), self.device)
-
-    # -- shapes
-    def squeeze(self, t: Any, axis: int) -> Any:
-        return self.jnp.squeeze(t, axis)
-
-    def expand_dims(self, t: Any, axis: int) -> Any:
-        return self.jnp.expand_dims(t, axis)
-
-    def reshape(self, t: Any, shape: Sequence[int]) -> Any:
-        return self.jnp.reshape(t, tuple(shape))
-
-    def broadcast_to(self, t: Any, shape: Sequence[int]) -> Any:
-        return self.jnp.broadcast_to(t, tuple(shape))
-
-    # -- arithmetic
-    def add(self, a: Any, b: Any) -> Any:
-        return a + b
-
-    def subtract(self, a: Any, b: Any) -> Any:
-        return a - b
-
-    def multiply(self, a: Any, b: Any) -> Any:
-        return a * b
-
-    def divide(self, a: Any, b: Any) -> Any:
-        return a / b
-
-    def divide_no_nan(self, a: Any, b: Any) -> Any:
-        jnp = self.jnp
-        safe = jnp.where(b == 0, jnp.ones_like(b), b)
-        return jnp.where(b == 0, jnp.zeros_like(a / safe), a / safe)
-
-    def where(self, cond: Any, a: Any, b: Any) -> Any:
-        return self.jnp.where(cond, a, b)
-
-    def not_equal(self, t: Any, value: float) -> Any:
-        return t != value
-
-    def sum(self, t: Any, axis: Any = None) -> Any:
-        return self.jnp.sum(t, axis=_axes(axis))
-
-    def mean(self, t: Any, axis: Any = None) -> Any:
-        return self.jnp.mean(t, axis=_axes(axis))
 
     # -- kernels
     def _renormalised_clipped(self, p: Any, axis: int) -> Any:
@@ -146,10 +102,6 @@ class JaxBackend(ks.Backend):
         jnp = self.jnp
         p = jnp.clip(y_pred, ks.EPSILON, 1.0 - ks.EPSILON)
         return -(y_true * jnp.log(p) + (1.0 - y_true) * jnp.log(1.0 - p))
-
-
-def _axes(axis: Any) -> Any:
-    return tuple(axis) if isinstance(axis, (list, tuple)) else axis
 
 
 class JaxPortAdapter(PortAdapter):

@@ -29,12 +29,13 @@ import numpy as np
 
 from ..base import Capabilities, ErrorRule
 from . import keras_semantics as ks
+from .backend import ArrayModuleBackend
 from .base import ALL_FORMS, ALL_LOSSES, ALL_PARAMS, ALL_REDUCTIONS, GLUE_ERROR_RULES, PortAdapter, bfloat16_dtype
 
 __all__ = ["MlxBackend", "MlxPortAdapter"]
 
 
-class MlxBackend(ks.Backend):
+class MlxBackend(ArrayModuleBackend):
     """Keras-glue operations on mlx arrays, evaluated on one device."""
 
     name = "mlx"
@@ -44,6 +45,7 @@ class MlxBackend(ks.Backend):
         import mlx.nn as nn
 
         self.mx, self.nn = mx, nn
+        self.xp = mx
         self.device = mx.cpu if device == "cpu" else mx.gpu
         mx.set_default_device(self.device)
         self.dtypes = {"float16": mx.float16, "bfloat16": mx.bfloat16, "float32": mx.float32,
@@ -63,9 +65,6 @@ class MlxBackend(ks.Backend):
             return np.array(t.astype(mx.float32)).astype(bfloat16_dtype())
         return np.array(t)
 
-    def shape(self, t: Any) -> tuple[int, ...]:
-        return tuple(int(d) for d in t.shape)
-
     def dtype(self, t: Any) -> str:
         name = str(t.dtype).removeprefix("mlx.core.")
         return "bool" if name == "bool_" else name
@@ -76,52 +75,15 @@ class MlxBackend(ks.Backend):
     def full(self, shape: Sequence[int], value: float, dtype: str) -> Any:
         return self.mx.full(tuple(shape), value, dtype=self.dtypes[dtype])
 
-    # -- shapes
-    def squeeze(self, t: Any, axis: int) -> Any:
-        return self.mx.squeeze(t, axis)
-
-    def expand_dims(self, t: Any, axis: int) -> Any:
-        return self.mx.expand_dims(t, axis)
-
-    def reshape(self, t: Any, shape: Sequence[int]) -> Any:
-        return self.mx.reshape(t, tuple(shape))
-
-    def broadcast_to(self, t: Any, shape: Sequence[int]) -> Any:
-        return self.mx.broadcast_to(t, tuple(shape))
-
-    # -- arithmetic
-    def add(self, a: Any, b: Any) -> Any:
-        return a + b
-
-    def subtract(self, a: Any, b: Any) -> Any:
-        return a - b
-
-    def multiply(self, a: Any, b: Any) -> Any:
-        return a * b
-
-    def divide(self, a: Any, b: Any) -> Any:
-        return a / b
-
-    def divide_no_nan(self, a: Any, b: Any) -> Any:
-        mx = self.mx
-        safe = mx.where(b == 0, mx.ones_like(b), b)
-        return mx.where(b == 0, mx.zeros_like(a / safe), a / safe)
-
-    def where(self, cond: Any, a: Any, b: Any) -> Any:
-        return self.mx.where(cond, a, b)
-
-    def not_equal(self, t: Any, value: float) -> Any:
-        return t != value
-
     def sum(self, t: Any, axis: Any = None) -> Any:
         if t.size == 0:
             return self._empty_reduction(t, axis, 0.0)
-        return self.mx.sum(t, axis=_axes(axis))
+        return super().sum(t, axis)
 
     def mean(self, t: Any, axis: Any = None) -> Any:
         if t.size == 0:
             return self._empty_reduction(t, axis, float("nan"))
-        return self.mx.mean(t, axis=_axes(axis))
+        return super().mean(t, axis)
 
     def _empty_reduction(self, t: Any, axis: Any, value: float) -> Any:
         """A reduction of an empty array: its identity (0 for a sum, 0 / 0 for a mean) in the reduced shape.
@@ -130,7 +92,8 @@ class MlxBackend(ks.Backend):
         nd_loop inside reduction_op while eval waits; seen twice in metric updates of an empty batch,
         not reproducible on demand), so the port does not call it on empty arrays.
         """
-        axes = tuple(range(t.ndim)) if axis is None else tuple(a % t.ndim for a in _axes_tuple(axis))
+        axes = tuple(range(t.ndim)) if axis is None else tuple(
+            a % t.ndim for a in (axis if isinstance(axis, (list, tuple)) else (axis,)))
         shape = [n for i, n in enumerate(t.shape) if i not in axes]
         return self.mx.full(shape, value, dtype=t.dtype)
 
@@ -160,14 +123,6 @@ class MlxBackend(ks.Backend):
             return losses.binary_cross_entropy(y_pred, y_true, with_logits=True, reduction="none")
         p = self.mx.clip(y_pred, ks.EPSILON, 1.0 - ks.EPSILON)
         return losses.binary_cross_entropy(p, y_true, with_logits=False, reduction="none")
-
-
-def _axes_tuple(axis: Any) -> tuple[int, ...]:
-    return tuple(axis) if isinstance(axis, (tuple, list)) else (int(axis),)
-
-
-def _axes(axis: Any) -> Any:
-    return list(axis) if isinstance(axis, (list, tuple)) else axis
 
 
 class MlxPortAdapter(PortAdapter):

@@ -86,26 +86,11 @@ class TorchBackend(ks.Backend):
         return self.torch.broadcast_to(t, tuple(shape))
 
     # -- arithmetic
-    def add(self, a: Any, b: Any) -> Any:
-        return a + b
-
-    def subtract(self, a: Any, b: Any) -> Any:
-        return a - b
-
-    def multiply(self, a: Any, b: Any) -> Any:
-        return a * b
-
-    def divide(self, a: Any, b: Any) -> Any:
-        return a / b
-
     def divide_no_nan(self, a: Any, b: Any) -> Any:
         return self.torch.where(b == 0, self.torch.zeros_like(a / b), a / b)
 
     def where(self, cond: Any, a: Any, b: Any) -> Any:
         return self.torch.where(cond, a, b)
-
-    def not_equal(self, t: Any, value: float) -> Any:
-        return t != value
 
     def sum(self, t: Any, axis: Any = None) -> Any:
         return self.torch.sum(t) if axis is None else self.torch.sum(t, dim=_dims(axis))
