@@ -4,7 +4,7 @@ Each law maps a drawn case ``a`` to a case ``b`` whose exact results relate
 to ``a``'s by a known transformation (equal, scaled, a selection of
 elements); ``test_properties.py`` checks it with
 :func:`xentspec.conformance.lawcheck.relation`. The derivations follow the
-reference's semantics (``reference/semantics.py``, ``reductions.py``,
+reference's semantics (``reference/semantics.py``, ``sparse.py``, ``dense.py``, ``reductions.py``,
 ``metric.py``) and are written out in docs/properties.md together with the
 profile choices under which each law holds; the functions named
 ``*_applies`` encode those conditions, so that no law can fail a correct
@@ -204,6 +204,8 @@ def smoothing_classes(case: Case, inp: Inputs, profile: Profile) -> int:
     t = inp.y_true
     if profile.cce_smoothing_classes == "y_true_last":
         return int(t.shape[-1])
+    if profile.cce_smoothing_classes == "y_true_1":
+        return int(t.shape[1])
     return int(t.shape[case.params.get("axis", -1) % t.ndim])
 
 

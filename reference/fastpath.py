@@ -22,7 +22,6 @@ from rounded rows) with outward-rounded float64 sums (filter) or ball sums
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -283,7 +282,7 @@ def fast_truth(case: Any, profile: Any, dtype: str, engine: str, *, use_filter: 
     k = np.argmax(rows, axis=1)
     ar = np.arange(n)
     m = rows[ar, k]
-    # The same magnitudes as semantics._softmax_xent_logits, the 1 of the log of a rounded sum included.
+    # The same magnitudes as terms.softmax_xent_logits, the 1 of the log of a rounded sum included.
     scale_rows = np.abs(m) + np.abs(rows[ar, labels]) + np.log1p(np.exp(rows - m[:, None]).sum(axis=1) - 1.0) + 1.0
 
     if use_filter:
@@ -308,8 +307,8 @@ def fast_truth(case: Any, profile: Any, dtype: str, engine: str, *, use_filter: 
     hard = [i for i, v in vals.items() if v is None]
     if hard:
         # The general engine settles the rest (Ziv loop, any precision).
-        from .semantics import _sparse_logits
-        elems = [_sparse_logits(rows[i], int(labels[i])) for i in hard]
+        from .sparse import sparse_logits
+        elems = [sparse_logits(rows[i], int(labels[i])) for i in hard]
         for i, c in zip(hard, certify_all(elems, fmt, engine, want_digits=False, start_prec=88)):
             vals[i] = c.value
 

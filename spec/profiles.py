@@ -50,7 +50,7 @@ CHOICES: Mapping[str, tuple | type] = MappingProxyType({
     "reductions": list,
     "default_reduction": str,
     "weight_expand_rank1": bool,
-    "cce_smoothing_classes": ("y_pred_axis", "y_true_last", "y_true_axis"),
+    "cce_smoothing_classes": ("y_pred_axis", "y_true_last", "y_true_axis", "y_true_1"),
     "metric_counts_ignored": bool,
     "metric_inputs": ("as_given", "converted"),
     "float64_tensors": ("float64", "float32"),

@@ -14,7 +14,8 @@ from xentspec.reference import cache as rcache
 from xentspec.reference.certify import certify_all
 from xentspec.reference.engine import ARB_INSTALL_HINT, arb_available
 from xentspec.reference.fastpath import fast_truth, filter64, mp_rows, mp_table
-from xentspec.reference.semantics import _softmax_xent_logits, _sparse_logits, clip_bounds, loss_function
+from xentspec.reference.semantics import loss_function
+from xentspec.reference.sparse import sparse_logits
 from xentspec.spec.case import Case, Inputs
 from xentspec.spec.floats import get_format
 from xentspec.spec.profiles import get_profile
@@ -104,7 +105,7 @@ def test_filter_and_table_agree_with_mpmath():
     lo, hi, v32, ok = filter64(x, y)
     _, _, vt = mp_table(x, y)
     _, _, vm = mp_rows(x, y)
-    truth_vals = certify_all([_sparse_logits(x[i], int(y[i])) for i in range(len(y))], get_format("float32"),
+    truth_vals = certify_all([sparse_logits(x[i], int(y[i])) for i in range(len(y))], get_format("float32"),
                              "mpmath", want_digits=False)
     for i, c in enumerate(truth_vals):
         if ok[i]:
@@ -125,7 +126,7 @@ def test_fast_truth_paths_agree():
     b = fast_truth(case, "keras3", "float32", "mpmath", use_filter=False)
     slow = truth(case, "keras3", cache=False, fast=False)
     assert np.array_equal(a[0], b[0])
-    general = certify_all([_sparse_logits(x[i], int(y[i])) for i in range(64)], get_format("float32"),
+    general = certify_all([sparse_logits(x[i], int(y[i])) for i in range(64)], get_format("float32"),
                           "mpmath", want_digits=False)
     assert [c.value for c in general] == list(a[0])
     assert np.array_equal(slow.value, a[0])

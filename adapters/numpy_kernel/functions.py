@@ -207,6 +207,10 @@ def _smoothing_classes(prof: Profile, yt: np.ndarray, yp: np.ndarray, ax: int) -
         return yt.shape[-1]
     if choice == "y_true_axis":
         return yt.shape[ax]
+    if choice == "y_true_1":  # TF 1.x: shape(y_true)[1], which is the class axis only at rank 2
+        if yt.ndim < 2:
+            raise ValueError("label smoothing takes K from y_true.shape[1], and y_true has rank 1")
+        return yt.shape[1]
     raise ValueError(f"cce_smoothing_classes: unknown choice {choice!r}")
 
 
