@@ -93,8 +93,13 @@ def tf_tensor(a: np.ndarray, dtype: str) -> Any:
 def tf_to_numpy(value: Any) -> np.ndarray:
     """A TensorFlow result as a NumPy array of the same dtype (no conversion).
 
-    TensorFlow's ``.numpy()`` returns bfloat16 tensors as ml_dtypes bfloat16 arrays already.
+    TensorFlow's ``.numpy()`` returns bfloat16 tensors as ml_dtypes bfloat16 arrays (TF 2.14+);
+    TF 2.13 and older return a bfloat16 type of their own, which cannot be pickled back to the
+    runner: it is reinterpreted as ml_dtypes bfloat16 (the same 16 bits, nothing rounded).
     """
-    if hasattr(value, "numpy") and callable(value.numpy):
-        return np.asarray(value.numpy())
-    return np.asarray(value)
+    arr = np.asarray(value.numpy()) if hasattr(value, "numpy") and callable(value.numpy) else np.asarray(value)
+    if arr.dtype.name == "bfloat16" and arr.dtype.type.__module__ == "builtins":
+        import ml_dtypes
+
+        arr = arr.view(np.uint16).view(ml_dtypes.bfloat16)
+    return arr

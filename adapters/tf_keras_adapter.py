@@ -2,7 +2,11 @@
 
 It calls the tf-keras public API (``tf_keras.losses.*`` functions and
 classes, ``tf_keras.metrics.*Crossentropy``) exactly as a user of Keras 2
-does, and is judged under profile ``tf-keras``. It shares the form logic of
+does, and is judged under the installed release's ``tf-keras`` profile
+(``tf-keras@2.16`` for tf-keras 2.16.0). Where no ``tf_keras`` is installed
+but a Keras 2 ``keras`` package is (TensorFlow 2.12-2.15 install keras 2.x
+and expose it as ``tf.keras``), it calls that ``keras`` instead: the same
+code base before the split into tf-keras. It shares the form logic of
 :class:`~xentspec.adapters.keras3_adapter.Keras3Adapter` (the module it
 calls is ``tf_keras`` instead of ``keras``) and the TensorFlow tensors of
 :mod:`.tf_common`. Like the Keras 3 adapters it runs isolated, imports
@@ -19,6 +23,8 @@ hands ``from_config`` a copy: tf-keras pops ``fn`` out of the dict it is given
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import sys
 from typing import Any
 
@@ -28,7 +34,20 @@ from .keras3_adapter import Keras3Adapter
 from .tf_common import TF_ERROR_RULES, cpu_only, dist_version, prepare_tensorflow, tf_distribution, tf_tensor, \
     tf_to_numpy
 
-__all__ = ["TfKerasAdapter"]
+__all__ = ["TfKerasAdapter", "keras2_module"]
+
+
+def keras2_module() -> tuple[str, str]:
+    """(module, distribution) of the Keras 2 installed here, read from package metadata.
+
+    ``tf_keras`` when the tf-keras distribution is installed (or when no Keras 2
+    is: the adapter then reports it missing); ``keras`` when the installed keras
+    is a 2.x release (TensorFlow 2.12-2.15 depend on keras 2.x, the code base
+    tf-keras was split from).
+    """
+    if dist_version("tf-keras") == "not installed" and dist_version("keras").startswith("2."):
+        return "keras", "keras"
+    return "tf_keras", "tf-keras"
 
 
 class TfKerasAdapter(Keras3Adapter):
@@ -38,7 +57,6 @@ class TfKerasAdapter(Keras3Adapter):
     wraps = "tf-keras"
     backend = "tensorflow"
     profile = "tf-keras"
-    requires = ("tf_keras", "tensorflow")
     install = 'pip install "xentspec[tf-keras]"'
     timeout = 180.0  # the first case of a worker imports TensorFlow and tf_keras
     error_rules = TF_ERROR_RULES + Keras3Adapter.error_rules
@@ -46,22 +64,35 @@ class TfKerasAdapter(Keras3Adapter):
     def __init__(self) -> None:
         from xentspec.spec.profiles import profile_for_release
 
-        self.version = dist_version("tf-keras")
-        self.profile, self.profile_reason = profile_for_release(type(self).profile, "tf-keras", self.version)
+        self.module, self.distribution = keras2_module()
+        self.version = dist_version(self.distribution)
+        self.profile, self.profile_reason = profile_for_release(type(self).profile, self.distribution,
+                                                                self.version)
+
+    @property
+    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+        """Modules this adapter needs: the Keras 2 module (``tf_keras``, or a Keras 2 ``keras``) and TensorFlow."""
+        return (self.module, "tensorflow")
+
+    def dtypes(self) -> frozenset[str]:
+        """The four float dtypes; without ml_dtypes (keras 2.x on TF <= 2.13) no bfloat16 result can be judged."""
+        if importlib.util.find_spec("ml_dtypes") is None:
+            return super().dtypes() - {"bfloat16"}
+        return super().dtypes()
 
     def frameworks(self) -> dict[str, str]:
-        """Versions of tf-keras, TensorFlow, numpy and ml_dtypes, from package metadata."""
+        """Versions of Keras 2 (tf-keras, or keras 2.x), TensorFlow, numpy and ml_dtypes, from package metadata."""
         dist, version = tf_distribution()
-        return {"tf-keras": dist_version("tf-keras"), dist: version, "numpy": np.__version__,
+        return {self.distribution: self.version, dist: version, "numpy": np.__version__,
                 "ml_dtypes": dist_version("ml_dtypes")}
 
     def keras(self) -> Any:
-        """The ``tf_keras`` module, imported on first use (after hiding GPUs from TensorFlow)."""
-        mod = sys.modules.get("tf_keras")
+        """The Keras 2 module (``tf_keras`` or ``keras`` 2.x), imported on first use (after hiding GPUs from TensorFlow)."""
+        mod = sys.modules.get(self.module)
         if mod is None:
             prepare_tensorflow()
             cpu_only()
-            import tf_keras as mod  # noqa: PLC0415 - deliberately late: worker process only
+            mod = importlib.import_module(self.module)  # deliberately late: worker process only
         return mod
 
     def tensor(self, a: np.ndarray, dtype: str) -> Any:
