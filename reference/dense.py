@@ -84,7 +84,9 @@ def _check_bce_ranges(rows: np.ndarray, trows: np.ndarray, smooth: Fraction) -> 
 def binary_loss(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool, ls: Any,
             profile: Profile, bounds: Bounds) -> np.ndarray:
     if y_true.shape != y_pred.shape:
-        if profile.bce_shapes != "broadcast":
+        # bce_shapes broadcast holds for probabilities only: from logits, TF's
+        # sigmoid_cross_entropy_with_logits requires equal shapes (tensorflow/python/ops/nn_impl.py).
+        if profile.bce_shapes != "broadcast" or from_logits:
             raise RefError("invalid_shape", f"y_true {list(y_true.shape)} vs y_pred {list(y_pred.shape)}")
         try:  # element-wise TF arithmetic (tf-keras): the shapes broadcast
             y_true, y_pred = np.broadcast_arrays(y_true, y_pred)

@@ -242,8 +242,9 @@ def bce_core(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothin
     yp, name, is_ml = _prepare_pred(y_pred, dtype, prof, dense=True)
     ax = normalize_axis(axis, yp.ndim)
     yt = _targets(y_true, name)
-    if prof.bce_shapes == "broadcast" and yt.shape != yp.shape:
-        # tf-keras: element-wise TF arithmetic broadcasts y_true against y_pred.
+    if prof.bce_shapes == "broadcast" and yt.shape != yp.shape and not from_logits:
+        # tf-keras: element-wise TF arithmetic broadcasts y_true against y_pred (probabilities only:
+        # sigmoid_cross_entropy_with_logits requires equal shapes).
         try:
             yt, yp = (np.ascontiguousarray(a) for a in np.broadcast_arrays(yt, yp))
         except ValueError:
