@@ -208,3 +208,19 @@ def test_docs_list_every_expectation_entry_of_the_tensorflow_adapters() -> None:
         for e in entries:
             assert f"`{e['case']}`" in doc, (name, e["case"])
             assert e.get("fails") or e.get("ulps"), f"{name}: entry {e['case']} does not state its failure"
+
+
+def test_tf_keras_adapter_falls_back_to_a_keras2_package(monkeypatch):
+    """TensorFlow 2.12-2.15 install keras 2.x (no tf_keras): the adapter calls it, under its release's profile."""
+    import xentspec.adapters.tf_keras_adapter as m
+
+    versions = {"tf-keras": "not installed", "keras": "2.13.1"}
+    monkeypatch.setattr(m, "dist_version", lambda name: versions.get(name, "not installed"))
+    a = m.TfKerasAdapter()
+    assert a.requires == ("keras", "tensorflow")
+    assert a.profile == "tf-keras@2.13" and "keras 2.13.1 is installed" in a.profile_reason
+    versions["keras"] = "3.15.1"  # Keras 3 is not Keras 2: tf_keras is what is missing
+    a = m.TfKerasAdapter()
+    assert a.requires == ("tf_keras", "tensorflow") and "tf_keras" in (a.unavailable() or "tf_keras")
+    versions["tf-keras"] = "2.16.0"
+    assert m.TfKerasAdapter().profile == "tf-keras@2.16"
