@@ -109,7 +109,9 @@ class Capabilities:
     -1), ``sample_weight``, ``dtype`` (a loss/metric ``dtype=`` argument),
     ``name`` and ``float_labels`` (sparse labels given as floats).
     ``profiles`` lists the profiles the adapter can be judged under (empty: only
-    its own ``profile``).
+    its own ``profile``). ``notes`` says why a capability is missing where the
+    adapter knows (``{"dtype bfloat16": "ml_dtypes is not installed"}``): the
+    skip reason carries it.
     """
 
     dtypes: frozenset[str] = frozenset({"float16", "bfloat16", "float32", "float64"})
@@ -121,6 +123,7 @@ class Capabilities:
     reductions: frozenset[str] = frozenset({"sum_over_batch_size", "sum", "none", "mean",
                                             "mean_with_sample_weight", "auto"})
     profiles: frozenset[str] = frozenset()
+    notes: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def to_dict(self, profile: str | None = None) -> dict[str, list[str]]:
         """The capabilities as sorted lists (the report's ``adapters.NAME.capabilities``); ``profiles``

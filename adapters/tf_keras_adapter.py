@@ -23,6 +23,7 @@ hands ``from_config`` a copy: tf-keras pops ``fn`` out of the dict it is given
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import sys
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .base import Capabilities
 from .keras3_adapter import Keras3Adapter
 from .tf_common import TF_ERROR_RULES, cpu_only, dist_version, prepare_tensorflow, tf_distribution, tf_tensor, \
     tf_to_numpy
@@ -79,6 +81,15 @@ class TfKerasAdapter(Keras3Adapter):
         if importlib.util.find_spec("ml_dtypes") is None:
             return super().dtypes() - {"bfloat16"}
         return super().dtypes()
+
+    @property
+    def capabilities(self) -> Capabilities:  # type: ignore[override]
+        """Keras 3's, with the reason bfloat16 is missing when it is."""
+        caps = super().capabilities
+        if "bfloat16" in caps.dtypes:
+            return caps
+        return dataclasses.replace(caps, notes={"dtype bfloat16": "ml_dtypes is not installed: TensorFlow 2.13 and "
+                                                "older return a bfloat16 of their own; pip install ml-dtypes"})
 
     def frameworks(self) -> dict[str, str]:
         """Versions of Keras 2 (tf-keras, or keras 2.x), TensorFlow, numpy and ml_dtypes, from package metadata."""

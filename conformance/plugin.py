@@ -431,7 +431,9 @@ def _params(state: RunState) -> list[Any]:
             else:
                 missing = adapter.capabilities.missing(case, profile)
                 if missing:
-                    marks.append(pytest.mark.skip(reason=f"adapter {name} does not declare capability {missing}"))
+                    why = (getattr(adapter.capabilities, "notes", None) or {}).get(missing)
+                    marks.append(pytest.mark.skip(reason=f"adapter {name} does not declare capability {missing}"
+                                                         + (f" ({why})" if why else "")))
                 else:
                     from .expectations import match
 

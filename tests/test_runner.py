@@ -162,6 +162,14 @@ class NoBF16(Perfect):
     capabilities = Capabilities(dtypes=frozenset({"float16", "float32", "float64"}))
 
 
+class NoBF16Why(Perfect):
+    """Declares no bfloat16 and says why."""
+
+    name = "nobf16why"
+    capabilities = Capabilities(dtypes=frozenset({"float16", "float32", "float64"}),
+                                notes={"dtype bfloat16": "ml_dtypes is not installed"})
+
+
 class Toggle(Perfect):
     """Correct, or off on loss results when XBUG is set: the same adapter before and after a regression."""
 
@@ -311,6 +319,12 @@ def test_capability_skip_names_the_capability(suite):
     assert v["outcome"] == "skipped"
     assert v["reason"] == "adapter nobf16 does not declare capability dtype bfloat16"
     result.stdout.fnmatch_lines(["*SKIPPED*does not declare capability dtype bfloat16*"])
+
+
+def test_capability_skip_says_why_where_the_adapter_knows(suite):
+    result, rep = suite("--adapter", "xadapters.py:NoBF16Why")
+    v = next(v for v in rep["verdicts"] if v["case"] == "xtest/bce-bf16")
+    assert v["reason"] == "adapter nobf16why does not declare capability dtype bfloat16 (ml_dtypes is not installed)"
 
 
 def test_expectations_run_as_strict_xfail_and_stale_entries_warn(suite, pytester):
