@@ -43,6 +43,10 @@ def check_arguments(case: Any, profile: Profile, form: str) -> None:
     if case.sparse and form == "loss" and "axis" in params and not profile.scce_class_axis:
         raise RefError("invalid_argument", f"profile {profile.name}: the SparseCategoricalCrossentropy "
                                            "loss class takes no axis")
+    if not case.sparse and "axis" in params and not profile.dense_axis_argument \
+            and not (case.loss == "binary_crossentropy" and form == "metric"):
+        # dense_axis_argument: false (TF 1.14): no axis on the dense functions, classes, CCE metric.
+        raise RefError("invalid_argument", f"profile {profile.name}: the {case.loss} {form} takes no axis")
     if form == "loss" and params.get("dtype") is not None and not profile.loss_dtype_argument:
         # loss_dtype_argument: false (Keras 3.0-3.3): the constructor has no `dtype` (a TypeError).
         raise RefError("invalid_argument", f"profile {profile.name}: the loss classes take no dtype")

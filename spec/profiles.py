@@ -69,6 +69,7 @@ CHOICES: Mapping[str, tuple | type] = MappingProxyType({
     "rank_match": ("expand_rank1", "squeeze"),
     "scce_label_shape": ("strict", "flatten"),
     "bce_shapes": ("equal", "broadcast"),
+    "dense_axis_argument": bool,
     "subnormals": ("kept", "flushed", "flushed_all"),
     "loss_dtype_argument": bool,
     "metric_config_dtype": ("floatx", "none"),

@@ -316,23 +316,34 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
     return _finish(res)
 
 
+def dense_axis(axis: int | None, profile: str | Profile, what: str = "the function") -> int:
+    """The axis of a dense loss: -1 when none is given; a given one is an error where the profile's
+    dense functions, classes and metrics take no ``axis`` (``dense_axis_argument: false``, TF 1.14)."""
+    if axis is None:
+        return -1
+    prof = resolve_profile(profile)
+    if not prof.dense_axis_argument:
+        raise ValueError(f"axis: {what} takes no axis under profile {prof.name!r}")
+    return axis
+
+
 def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
-                             label_smoothing: float = 0.0, axis: int = -1, *,
+                             label_smoothing: float = 0.0, axis: int | None = None, *,
                              profile: str | Profile = "keras3") -> np.ndarray:
     """Per-element categorical cross-entropy, as ``keras.losses.categorical_crossentropy``.
 
     Soft targets are used as given; label smoothing mixes in ls/K with K per the
     profile's ``cce_smoothing_classes``. Returns y_pred's dtype.
     """
-    return _finish(cce_core(y_true, y_pred, from_logits, label_smoothing, axis, profile=profile))
+    return _finish(cce_core(y_true, y_pred, from_logits, label_smoothing, dense_axis(axis, profile), profile=profile))
 
 
 def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
-                        label_smoothing: float = 0.0, axis: int = -1, *,
+                        label_smoothing: float = 0.0, axis: int | None = None, *,
                         profile: str | Profile = "keras3") -> np.ndarray:
     """Binary cross-entropy averaged over ``axis``, as ``keras.losses.binary_crossentropy``.
 
     The ``axis`` dimension is averaged away (rank-1 inputs give a scalar).
     Returns y_pred's dtype.
     """
-    return _finish(bce_core(y_true, y_pred, from_logits, label_smoothing, axis, profile=profile))
+    return _finish(bce_core(y_true, y_pred, from_logits, label_smoothing, dense_axis(axis, profile), profile=profile))

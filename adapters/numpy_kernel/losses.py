@@ -16,7 +16,7 @@ import numpy as np
 from xentspec.spec.profiles import Profile
 
 from . import precision as P
-from .functions import CoreResult, bce_core, cce_core, scce_core
+from .functions import CoreResult, bce_core, cce_core, dense_axis, scce_core
 from .reductions import (reduce_weighted, remove_squeezable_dimensions, squeeze_or_expand_to_same_rank,
                          standardize_reduction)
 from .validate import resolve_profile
@@ -141,16 +141,23 @@ class SparseCategoricalCrossentropy(Loss):
 class _SmoothedLoss(Loss):
     """Shared constructor of the dense losses: from_logits, label_smoothing, axis."""
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int | None = None,
                  reduction: str | None = "default", name: str | None = None,
                  dtype: str | None = None, *, profile: str | Profile = "keras3") -> None:
         super().__init__(reduction, name, dtype, profile=profile)
         self.from_logits = bool(from_logits)
         self.label_smoothing = float(label_smoothing)
-        self.axis = axis
+        self.axis = dense_axis(axis, self.profile, "the loss class")
 
     def _kwargs(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+    def get_config(self) -> dict[str, Any]:
+        """Keras' config keys (no ``axis`` where the class takes none: TF 1.14)."""
+        cfg = super().get_config()
+        if not self.profile.dense_axis_argument:
+            cfg.pop("axis", None)
+        return cfg
 
 
 class CategoricalCrossentropy(_SmoothedLoss):

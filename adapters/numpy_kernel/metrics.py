@@ -22,7 +22,7 @@ import numpy as np
 from xentspec.spec.profiles import Profile
 
 from . import precision as P
-from .functions import CoreResult, bce_core, cce_core, scce_core
+from .functions import CoreResult, bce_core, cce_core, dense_axis, scce_core
 from .losses import result_dtype, tensor_dtype
 from .reductions import _tf_keras_adjust, remove_squeezable_dimensions, squeeze_or_expand_to_same_rank
 from .validate import resolve_profile
@@ -184,12 +184,12 @@ class CategoricalCrossentropy(_MeanMetric):
     _core = staticmethod(cce_core)
 
     def __init__(self, name: str | None = None, dtype: str | None = None, from_logits: bool = False,
-                 label_smoothing: float = 0.0, axis: int = -1, *,
+                 label_smoothing: float = 0.0, axis: int | None = None, *,
                  profile: str | Profile = "keras3") -> None:
         super().__init__(name, dtype, profile=profile)
         self.from_logits = bool(from_logits)
         self.label_smoothing = float(label_smoothing)
-        self.axis = axis
+        self.axis = dense_axis(axis, self.profile, "the metric")
 
     def _kwargs(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "axis": self.axis}
