@@ -18,7 +18,7 @@ three dtypes, which the reference, the verdict and the budget read from here:
 The profile choices that decide them (``spec/profiles.yaml`` explains each):
 ``loss_dtype``, ``loss_class_dtype``, ``metric_inputs``, ``float64_tensors``, ``float64_dense``,
 ``bfloat16_compute``, ``sparse_half_result``, ``mean_float64``,
-``divide_no_nan_float64`` and ``sparse_where_float64``.
+``divide_no_nan_float64``, ``sparse_where_float64`` and ``weighted_loss_dtype``.
 """
 
 from __future__ import annotations
@@ -125,4 +125,6 @@ def call_dtypes(case: Any, profile: str | Profile | None) -> CallDtypes:
     mean_in_loss = case.loss == "binary_crossentropy" or (metric and len(shape) > 2)
     if compute == "float64" and prof.mean_float64 == "float32" and mean_in_loss:
         elements = "float32"  # ops.mean of 64-bit values computes in float32 and casts back
+    if compute == "float64" and prof.weighted_loss_dtype == "float32" and not metric and case.form != "function":
+        elements = "float32"  # TF 1.x compute_weighted_loss: to_float(losses), reduced, cast back
     return CallDtypes(compute, output, elements if elements != output else None, weights, inputs)

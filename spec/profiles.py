@@ -70,6 +70,7 @@ CHOICES: Mapping[str, tuple | type] = MappingProxyType({
     "scce_label_shape": ("strict", "flatten"),
     "bce_shapes": ("equal", "broadcast"),
     "dense_axis_argument": bool,
+    "weighted_loss_dtype": ("losses", "float32"),
     "subnormals": ("kept", "flushed", "flushed_all"),
     "loss_dtype_argument": bool,
     "metric_config_dtype": ("floatx", "none"),

@@ -98,3 +98,15 @@ def test_torchs_cancellation_is_outside_the_log_sigmoid_budget():
     v = judge(case, truth(case, "keras3"), Outcome("ok", result=Result(value=_bce("torch_log_sigmoid", case))),
               adapter="torch-form", profile="keras3")
     assert v["outcome"] == "failed" and v["failures"][0]["kind"] == "value"
+
+
+@pytest.mark.parametrize("profile, passes", [("tf1", True), ("tf-keras", False)])
+def test_float32_accuracy_in_a_float64_loss_class_passes_only_where_the_profile_reduces_in_float32(profile, passes):
+    """TF 1.x reduces a float64 loss class in float32 (weighted_loss_dtype): its values carry float32
+    accuracy. That must pass under tf1 and fail under tf-keras, which keeps float64 throughout."""
+    case = {c.id: c for c in load_cases()}["cce/edge/float64-loss-class-float32-reduction"]
+    t = truth(case, profile)
+    got = np.asarray(t.value, dtype=np.float64).astype(np.float32).astype(np.float64)
+    assert np.any(got != t.value)  # the float32 rounding moved at least one value
+    v = judge(case, t, Outcome("ok", result=Result(value=got)), adapter="a", profile=profile)
+    assert (v["outcome"] == "passed") is passes, v["message"]

@@ -78,3 +78,14 @@ def test_numpy_bfloat16_is_clipped_in_float32_with_bfloat16_accuracy():
     assert (d.inputs, d.compute, d.output, d.elements) == ("bfloat16", "float32", "bfloat16", None)
     f = call_dtypes(case(dtype="bfloat16"), "keras3-numpy")
     assert (f.compute, f.output, f.elements) == ("float32", "float32", "bfloat16")
+
+
+@pytest.mark.parametrize("form", ["loss", "function"])
+def test_tf1_loss_classes_reduce_float64_in_float32(form):
+    # TF 1.x compute_weighted_loss casts the losses to float32 and back (weighted_loss_dtype): a
+    # float64 loss class is float32-accurate, reduction none included; the function is not weighed.
+    c = case(form=form, params={"reduction": "none"} if form == "loss" else {})
+    got = call_dtypes(c, "tf1")
+    assert got.output == "float64"
+    assert got.elements == ("float32" if form == "loss" else None)
+    assert call_dtypes(c, "tf-keras").elements is None

@@ -67,7 +67,15 @@ class Loss:
         if sample_weight is not None:
             sw = P.cast_to(sample_weight, dtype).astype(np.float64)
         red = "none" if self.reduction is None else self.reduction
-        out, divided = reduce_weighted(res.values, sw, res.mask, red, self.profile)
+        values = res.values
+        f32 = self.profile.weighted_loss_dtype == "float32"
+        if f32:
+            # TF 1.x compute_weighted_loss: losses and weights to float32, reduced, cast back.
+            values = P.storage_result(values, "float32").astype(np.float64)
+            sw = None if sw is None else P.storage_result(sw, "float32").astype(np.float64)
+        out, divided = reduce_weighted(values, sw, res.mask, red, self.profile)
+        if f32:
+            out = P.storage_result(out, "float32").astype(np.float64)
         return P.storage_result(out, result_dtype(dtype, divided, self.profile))
 
     def _align(self, yt: np.ndarray, yp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
