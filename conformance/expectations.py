@@ -351,9 +351,16 @@ def match(entries: Iterable[Expectation], case_id: str, adapter: str, profile: s
     return found
 
 
-def describe_unmatched(entries: Iterable[Expectation]) -> list[str]:
-    """One line per entry that matched no case of the run."""
-    return [f"{e.source}: {e.case!r} matches no case of this run ({e.reason})" for e in entries if not e.matched]
+def describe_unmatched(entries: Iterable[Expectation], property_ids: Iterable[str] = ()) -> list[str]:
+    """One line per entry that matched no case of the run.
+
+    Entries for properties (``property/...``) are matched when the property tests run, after
+    the run's cases are listed: they count as matched when they name one of ``property_ids``
+    (every id the property tests can give), so that only a stale or misspelt one is listed.
+    """
+    ids = tuple(property_ids)
+    return [f"{e.source}: {e.case!r} matches no case of this run ({e.reason})" for e in entries
+            if not e.matched and not any(e.case == i or fnmatch.fnmatchcase(i, e.case) for i in ids)]
 
 
 def describe_unstated(entries: Iterable[Expectation]) -> list[str]:

@@ -462,10 +462,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     wid = getattr(metafunc.config, "workerinput", {}).get("workerid", "gw0")
     if wid == "gw0":
         from .expectations import describe_unmatched, describe_unstated
+        from .propertyrun import property_ids
 
         for spec in st.adapters:
             entries = st.expectations[spec]
-            for line in describe_unmatched(entries) + describe_unstated(entries):
+            for line in describe_unmatched(entries, property_ids()) + describe_unstated(entries):
                 warnings.warn(XentspecWarning(f"expectation entry {line}"), stacklevel=1)
 
 

@@ -40,7 +40,7 @@ from xentspec.conformance.plugin import CaseRun
 from xentspec.spec.case import Case
 from xentspec.spec.profiles import get_profile
 
-__all__ = ["PropertyRun", "PropertyFailure", "label"]
+__all__ = ["PropertyRun", "PropertyFailure", "label", "property_ids"]
 
 
 class PropertyFailure(AssertionError):
@@ -284,3 +284,18 @@ class PropertyRun(CaseRun):
         path = export_path(self.export_dir, self.adapter_name, self.case.id) if self.export_dir else None
         lines.append("  the full case is in the report" + (f" and in {path}" if path else ""))
         return "\n".join(lines)
+
+
+def property_ids() -> tuple[str, ...]:
+    """Every verdict id the property tests can give (``property/<test>[/<loss>]``), for stale-entry checks."""
+    from . import test_properties as T
+
+    out = []
+    for name, fn in vars(T).items():
+        if not name.startswith("test_") or not callable(fn):
+            continue
+        test = name.removeprefix("test_").replace("_", "-")
+        variants = [f"property/{test}/{T.SHORT[v]}" for mark in getattr(fn, "pytestmark", [])
+                    if mark.name == "parametrize" and mark.args and mark.args[0] == "loss" for v in mark.args[1]]
+        out += variants or [f"property/{test}"]
+    return tuple(out)

@@ -342,6 +342,12 @@ def test_expectations_run_as_strict_xfail_and_stale_entries_warn(suite, pytester
 - case: xtest/scce-metric
   reason: looser budget for the running mean
   ulps: 64
+- case: property/batch-order-invariance
+  reason: a property's entry is matched when the properties run, so it is not called stale
+  fails: {outside_budget: true}
+- case: property/batch-order-invariace
+  reason: a misspelt property entry is
+  fails: {outside_budget: true}
 """)
     result, rep = suite("--adapter", "xadapters.py:Buggy", "--expectations", "expect.yaml")
     out = outcomes(rep)
@@ -357,6 +363,8 @@ def test_expectations_run_as_strict_xfail_and_stale_entries_warn(suite, pytester
     assert v["xtest/scce-metric"]["budget_source"] == "expectation"
     assert v["xtest/scce-metric"]["elements"][0]["budget_ulps"] == 64
     result.stdout.fnmatch_lines(["*'nothing/?' matches no case of this run*", "*XPASSED*scce-fn*unexpected pass*"])
+    assert "'property/batch-order-invariace' matches no case" in result.stdout.str()
+    assert "'property/batch-order-invariance' matches no case" not in result.stdout.str()
 
 
 def test_an_expected_failure_of_another_kind_fails_for_the_wrong_reason(suite, pytester):
