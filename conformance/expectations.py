@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -351,16 +351,24 @@ def match(entries: Iterable[Expectation], case_id: str, adapter: str, profile: s
     return found
 
 
-def describe_unmatched(entries: Iterable[Expectation], property_ids: Iterable[str] = ()) -> list[str]:
+def describe_unmatched(entries: Iterable[Expectation], property_ids: Iterable[str] = (),
+                       adapter: str | None = None, profile: str | None = None) -> list[str]:
     """One line per entry that matched no case of the run.
 
     Entries for properties (``property/...``) are matched when the property tests run, after
     the run's cases are listed: they count as matched when they name one of ``property_ids``
     (every id the property tests can give), so that only a stale or misspelt one is listed.
+    An entry whose ``adapter`` or ``profile`` excludes the run's (given) adapter and profile
+    does not concern the run (an entry for Keras 3.10+ on a 3.0 run) and is not listed either.
     """
     ids = tuple(property_ids)
+
+    def concerns(e: Expectation) -> bool:
+        if adapter is not None and e.adapter is not None and not fnmatch.fnmatchcase(adapter, e.adapter):
+            return False
+        return profile is None or e.profile is None or _profile_matches(e.profile, profile)
     return [f"{e.source}: {e.case!r} matches no case of this run ({e.reason})" for e in entries
-            if not e.matched and not any(e.case == i or fnmatch.fnmatchcase(i, e.case) for i in ids)]
+            if not e.matched and concerns(e) and not any(e.case == i or fnmatch.fnmatchcase(i, e.case) for i in ids)]
 
 
 def describe_unstated(entries: Iterable[Expectation]) -> list[str]:

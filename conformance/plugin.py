@@ -466,7 +466,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
         for spec in st.adapters:
             entries = st.expectations[spec]
-            for line in describe_unmatched(entries, property_ids()) + describe_unstated(entries):
+            unmatched = describe_unmatched(entries, property_ids(), st.names[spec], st.profile_of(spec))
+            for line in unmatched + describe_unstated(entries):
                 warnings.warn(XentspecWarning(f"expectation entry {line}"), stacklevel=1)
 
 

@@ -348,6 +348,11 @@ def test_expectations_run_as_strict_xfail_and_stale_entries_warn(suite, pytester
 - case: property/batch-order-invariace
   reason: a misspelt property entry is
   fails: {outside_budget: true}
+- case: nothing/else
+  profile: "keras3@>=3.10"
+  adapter: other
+  reason: an entry for another adapter does not concern this run
+  fails: {error: invalid_label}
 """)
     result, rep = suite("--adapter", "xadapters.py:Buggy", "--expectations", "expect.yaml")
     out = outcomes(rep)
@@ -365,6 +370,7 @@ def test_expectations_run_as_strict_xfail_and_stale_entries_warn(suite, pytester
     result.stdout.fnmatch_lines(["*'nothing/?' matches no case of this run*", "*XPASSED*scce-fn*unexpected pass*"])
     assert "'property/batch-order-invariace' matches no case" in result.stdout.str()
     assert "'property/batch-order-invariance' matches no case" not in result.stdout.str()
+    assert "'nothing/else' matches no case" not in result.stdout.str()
 
 
 def test_an_expected_failure_of_another_kind_fails_for_the_wrong_reason(suite, pytester):
