@@ -67,6 +67,7 @@ class PropertyRun(CaseRun):
         self.first_failure: dict | None = None
         self.extra_verdicts: list[dict] = []
         self.seen: dict[str, Any] = {}
+        self.timed_out: str | None = None  # the first drawn example the adapter did not finish
 
     def output_dtype(self) -> str:
         """A property spans dtypes: its verdict names none."""
@@ -109,8 +110,20 @@ class PropertyRun(CaseRun):
         return bool(getattr(self.state.adapters[self.spec], "isolate", True) if opt is None else opt)
 
     def evaluate(self, case: Case) -> Any:
-        """The adapter's outcome on ``case`` (in its worker when the run isolates it)."""
-        return self.state.evaluate(self.spec, case, self.profile)
+        """The adapter's outcome on ``case`` (in its worker when the run isolates it).
+
+        A drawn example that times out ends the property: it and every later example are
+        rejected without reaching the adapter (hypothesis would otherwise replay the hang
+        while shrinking), and the property's verdict is a timeout, which ``--max-timeouts``
+        counts like a case's.
+        """
+        if self.timed_out is not None:
+            reject()
+        outcome = self.state.evaluate(self.spec, case, self.profile)
+        if getattr(outcome, "status", None) == "timeout":
+            self.timed_out = f"{case.id}: {outcome.message}"
+            reject()
+        return outcome
 
     def runnable(self, case: Case, name: str = "case") -> Case:
         """``case`` named ``<property id>/<name>`` if the adapter declares all it needs (else rejected)."""
@@ -178,7 +191,7 @@ class PropertyRun(CaseRun):
         first failure and the run goes on); their verdicts go to
         :attr:`extra_verdicts`.
         """
-        from hypothesis.errors import UnsatisfiedAssumption
+        from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
 
         from xentspec.conformance.strategies import METAMORPHIC_FACTOR
 
@@ -244,12 +257,22 @@ class PropertyRun(CaseRun):
                     pass
 
         self.first_failure = None
+        self.timed_out = None
         failed = False
         with independent_draws():
             try:
                 prop()
             except PropertyFailure:
                 failed = True
+            except Unsatisfiable:
+                if self.timed_out is None:
+                    raise
+        if self.timed_out is not None and self.first_failure is None and not failed:
+            self.verdict = dict(self.skeleton(), outcome="timeout", got_error="timeout",
+                                message=f"a drawn example timed out ({self.timed_out}); the property stopped there",
+                                property={"examples": self.seen["n"], "seed": self.run_seed,
+                                          "hypothesis_profile": self.hname})
+            pytest.fail(f"{self.case.id} on {self.adapter_name}: {self.verdict['message']}", pytrace=False)
         for f in followers:
             self.extra_verdicts.append(f._passed(n_max) if f in active else f.verdict)
         if self.first_failure is not None:

@@ -99,3 +99,18 @@ def test_the_worker_is_replaced_after_a_memory_error(xrun, xdir, xtools):
     assert out["small/bce-loss"] == "passed" and out["small/scce-metric"] == "passed", rep["verdicts"]
     v = next(v for v in rep["verdicts"] if v["case"] == "small/scce-fn")
     assert "MemoryError" in v["message"] and "the worker was replaced" in v["message"]
+
+
+def test_a_property_example_that_times_out_ends_the_property_as_a_timeout(xdir, xtools):
+    """A hang inside a property costs one timeout, not one per replay while shrinking (311 s before, for a
+    2 s timeout), and counts toward --max-timeouts."""
+    # The built-in content (--no-builtin would deselect the property tests with the built-in cases).
+    proc = xtools.run(["run", "--no-html", "--adapter", "adapters.py:Hanging", "--case-timeout", "2",
+                       "--case", "property/sum-is-mean-times-count", "--out", "out"], xdir, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    rep = xtools.read_report(xdir / "out" / "report.json")
+    (v,) = rep["verdicts"]
+    assert v["case"] == "property/sum-is-mean-times-count" and v["outcome"] == "timeout"
+    assert "timed out" in v["message"] and "the property stopped there" in v["message"]
+    assert rep["run"]["limits"]["timeouts"] == 1
+    assert rep["run"]["limits"]["elapsed"] < 60
