@@ -28,7 +28,7 @@ from .semantics import RefError, check_arguments, clip_bounds, loss_function
 
 __all__ = ["Truth", "truth", "element_dtype", "REFERENCE_VERSION", "FAST_MIN_ELEMENTS", "DIGITS_MAX_ELEMENTS"]
 
-REFERENCE_VERSION = "1.8.0"  # bump on any change of computed values: it keys the disk cache
+REFERENCE_VERSION = "1.9.0"  # bump on any change of computed values: it keys the disk cache
 FAST_MIN_ELEMENTS = 4096      # float32 cases with at least this many y_pred entries may take the fast path
 DIGITS_MAX_ELEMENTS = 20000   # above this many loss elements, exact strings carry the certified digits only
 

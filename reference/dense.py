@@ -27,10 +27,16 @@ __all__ = ["categorical_loss", "binary_loss", "smoothing"]
 NAN = math.nan
 
 
-def smoothing(ls: Any, dtype: str) -> Fraction:
-    """The label smoothing factor as the compute-dtype value Keras multiplies with."""
+def smoothing(ls: Any, dtype: str, profile: Profile | None = None) -> Fraction:
+    """The label smoothing factor as the compute-dtype value Keras multiplies with.
+
+    ``label_smoothing_dtype: floatx`` (TF 1.14): a floatx factor cannot multiply targets of
+    another dtype (invalid_argument)."""
     if not ls:
         return Fraction(0)
+    if profile is not None and profile.label_smoothing_dtype == "floatx" and dtype != profile.loss_dtype:
+        raise RefError("invalid_argument", f"profile {profile.name}: the smoothing factor is {profile.loss_dtype}, "
+                                           f"the targets {dtype}")
     return Fraction(round_fraction(Fraction(float(ls)), get_format(dtype)))
 
 
@@ -41,7 +47,7 @@ def categorical_loss(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_log
     if y_pred.ndim == 0:
         raise RefError("invalid_shape", "y_pred must have a class axis")
     ax = norm_axis(axis, y_pred.ndim)
-    smooth = smoothing(ls, bounds.dtype)
+    smooth = smoothing(ls, bounds.dtype, profile)
     if smooth:
         which = profile.cce_smoothing_classes
         if which == "y_true_1" and y_true.ndim < 2:
@@ -96,7 +102,7 @@ def binary_loss(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: 
     if y_pred.ndim == 0:
         raise RefError("invalid_shape", "binary crossentropy averages over an axis; got a scalar")
     ax = norm_axis(axis, y_pred.ndim)
-    smooth = smoothing(ls, bounds.dtype)
+    smooth = smoothing(ls, bounds.dtype, profile)
     pred = np.moveaxis(y_pred, ax, -1)
     true = np.moveaxis(y_true, ax, -1)
     n = pred.shape[-1]

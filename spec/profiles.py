@@ -71,6 +71,7 @@ CHOICES: Mapping[str, tuple | type] = MappingProxyType({
     "bce_shapes": ("equal", "broadcast"),
     "dense_axis_argument": bool,
     "weighted_loss_dtype": ("losses", "float32"),
+    "label_smoothing_dtype": ("compute", "floatx"),
     "subnormals": ("kept", "flushed", "flushed_all"),
     "loss_dtype_argument": bool,
     "metric_config_dtype": ("floatx", "none"),

@@ -222,7 +222,7 @@ def cce_core(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothin
     ax = normalize_axis(axis, yp.ndim)
     yt = _targets(y_true, name)
     check_same_shape(yt, yp)
-    ls = _smoothing_value(label_smoothing, name)
+    ls = _smoothing_value(label_smoothing, name, prof)
     classes = _smoothing_classes(prof, yt, yp, ax) if ls else 1
     x2, t2 = _rows(yp, ax), _rows(yt, ax)
     if yp.shape[ax] == 0:
@@ -251,7 +251,7 @@ def bce_core(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothin
             raise ValueError(f"y_true.shape={yt.shape} and y_pred.shape={yp.shape} do not broadcast") from None
         ax = normalize_axis(axis, yp.ndim)
     check_same_shape(yt, yp)
-    ls = _smoothing_value(label_smoothing, name)
+    ls = _smoothing_value(label_smoothing, name, prof)
     lo, hi = P.clip_bounds(prof.epsilon, name)
     x2, t2 = _rows(yp, ax), _rows(yt, ax)
     if prof.bce_range_check == "invalid_value" and not from_logits:
@@ -286,9 +286,15 @@ def _check_smoothing(label_smoothing: Any) -> float:
     return ls
 
 
-def _smoothing_value(label_smoothing: Any, name: str) -> float:
-    """The checked smoothing factor rounded to dtype ``name`` (Keras multiplies y_true by it in that dtype)."""
+def _smoothing_value(label_smoothing: Any, name: str, prof: Profile | None = None) -> float:
+    """The checked smoothing factor rounded to dtype ``name`` (Keras multiplies y_true by it in that dtype).
+
+    ``label_smoothing_dtype: floatx`` (TF 1.14): the factor is a floatx tensor, and multiplying
+    targets of another dtype by it is a dtype error."""
     ls = _check_smoothing(label_smoothing)
+    if ls and prof is not None and prof.label_smoothing_dtype == "floatx" and name != prof.loss_dtype:
+        raise ValueError(f"label_smoothing: a {prof.loss_dtype} tensor under profile {prof.name!r}, which "
+                         f"cannot multiply {name} targets")
     return float(P.round_to(np.float64(ls), name)) if ls else 0.0
 
 
