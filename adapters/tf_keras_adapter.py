@@ -67,6 +67,8 @@ class TfKerasAdapter(Keras3Adapter):
         from xentspec.spec.profiles import profile_for_release
 
         self.module, self.distribution = keras2_module()
+        # TF 2.13 and older bring no ml_dtypes: located once, nothing imported.
+        self.has_ml_dtypes = importlib.util.find_spec("ml_dtypes") is not None
         self.version = dist_version(self.distribution)
         self.profile, self.profile_reason = profile_for_release(type(self).profile, self.distribution,
                                                                 self.version)
@@ -78,15 +80,13 @@ class TfKerasAdapter(Keras3Adapter):
 
     def dtypes(self) -> frozenset[str]:
         """The four float dtypes; without ml_dtypes (keras 2.x on TF <= 2.13) no bfloat16 result can be judged."""
-        if importlib.util.find_spec("ml_dtypes") is None:
-            return super().dtypes() - {"bfloat16"}
-        return super().dtypes()
+        return super().dtypes() if self.has_ml_dtypes else super().dtypes() - {"bfloat16"}
 
     @property
     def capabilities(self) -> Capabilities:  # type: ignore[override]
         """Keras 3's, with the reason bfloat16 is missing when it is."""
         caps = super().capabilities
-        if "bfloat16" in caps.dtypes:
+        if self.has_ml_dtypes:
             return caps
         return dataclasses.replace(caps, notes={"dtype bfloat16": "ml_dtypes is not installed: TensorFlow 2.13 and "
                                                 "older return a bfloat16 of their own; pip install ml-dtypes"})

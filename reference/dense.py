@@ -41,7 +41,8 @@ def smoothing(ls: Any, dtype: str, profile: Profile | None = None) -> Fraction:
 
 
 def categorical_loss(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool, ls: Any,
-                 profile: Profile, bounds: Bounds) -> np.ndarray:
+                     profile: Profile, bounds: Bounds) -> np.ndarray:
+    """Exact per-row categorical crossentropy (the class axis reduced), label smoothing by the profile's K."""
     if y_true.shape != y_pred.shape:
         raise RefError("invalid_shape", f"y_true {list(y_true.shape)} vs y_pred {list(y_pred.shape)}")
     if y_pred.ndim == 0:
@@ -50,11 +51,15 @@ def categorical_loss(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_log
     smooth = smoothing(ls, bounds.dtype, profile)
     if smooth:
         which = profile.cce_smoothing_classes
-        if which == "y_true_1" and y_true.ndim < 2:
-            # TF 1.x reads array_ops.shape(y_true)[1]: out of bounds for a rank-1 y_true.
-            raise RefError("invalid_shape", "label smoothing takes K from y_true.shape[1], and y_true has rank 1")
-        K_s = {"y_true_last": y_true.shape[-1], "y_true_1": y_true.shape[min(1, y_true.ndim - 1)]}.get(
-            which, y_true.shape[ax])
+        if which == "y_true_last":
+            K_s = y_true.shape[-1]
+        elif which == "y_true_1":
+            if y_true.ndim < 2:
+                # TF 1.x reads array_ops.shape(y_true)[1]: out of bounds for a rank-1 y_true.
+                raise RefError("invalid_shape", "label smoothing takes K from y_true.shape[1], and y_true has rank 1")
+            K_s = y_true.shape[1]
+        else:  # y_true_axis, y_pred_axis: the shapes are equal
+            K_s = y_true.shape[ax]
     pred = np.moveaxis(y_pred, ax, -1)
     true = np.moveaxis(y_true, ax, -1)
     K = pred.shape[-1]
@@ -88,7 +93,8 @@ def _check_bce_ranges(rows: np.ndarray, trows: np.ndarray, smooth: Fraction) -> 
 
 
 def binary_loss(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool, ls: Any,
-            profile: Profile, bounds: Bounds) -> np.ndarray:
+                profile: Profile, bounds: Bounds) -> np.ndarray:
+    """Exact binary crossentropy averaged over ``axis``, by the profile's BCE formula and shape rules."""
     if y_true.shape != y_pred.shape:
         # bce_shapes broadcast holds for probabilities only: from logits, TF's
         # sigmoid_cross_entropy_with_logits requires equal shapes (tensorflow/python/ops/nn_impl.py).

@@ -60,8 +60,9 @@ class LabelPolicy:
 
 
 def sparse_loss(y_true: np.ndarray, y_pred: np.ndarray, axis: int, from_logits: bool, ignore_class: Any,
-            profile: Profile, bounds: Bounds, cast_labels: bool,
-            label_dtype: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                profile: Profile, bounds: Bounds, cast_labels: bool,
+                label_dtype: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Exact per-element sparse crossentropy and the ignore_class validity mask (None without ignore_class)."""
     if y_pred.ndim == 0:
         raise RefError("invalid_shape", "y_pred must have a class axis")
     ax = norm_axis(axis, y_pred.ndim)

@@ -44,7 +44,7 @@ def test_a_result_that_moved_with_the_same_truth_is_unexplained(cases):
 
 def test_a_case_skipped_in_one_run_is_no_release_change(cases):
     # keras 2.13 on TF 2.13 has no ml_dtypes, so its bfloat16 cases are skipped; tf-keras 2.14 judges them.
-    a = _report("keras3-torch@3.13", 0.35667494, outcome="skipped") | {}
+    a = _report("keras3-torch@3.13", 0.35667494, outcome="skipped")
     a["verdicts"][0]["elements"] = []
     b = _report("keras3-torch@3.14", 0.36)
     assert release_changes(a, b, cases) == []

@@ -71,11 +71,10 @@ class Loss:
         f32 = self.profile.weighted_loss_dtype == "float32"
         if f32:
             # TF 1.x compute_weighted_loss: losses and weights to float32, reduced, cast back.
-            values = P.storage_result(values, "float32").astype(np.float64)
-            sw = None if sw is None else P.storage_result(sw, "float32").astype(np.float64)
+            values, sw = _in_float32(values), None if sw is None else _in_float32(sw)
         out, divided = reduce_weighted(values, sw, res.mask, red, self.profile)
         if f32:
-            out = P.storage_result(out, "float32").astype(np.float64)
+            out = _in_float32(out)
         return P.storage_result(out, result_dtype(dtype, divided, self.profile))
 
     def _align(self, yt: np.ndarray, yp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -101,6 +100,11 @@ class Loss:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def _in_float32(a: np.ndarray) -> np.ndarray:
+    """``a`` rounded to float32, held in float64 (the kernel's working precision)."""
+    return P.storage_result(a, "float32").astype(np.float64)
 
 
 def tensor_dtype(name: str, profile: Profile) -> str:
